@@ -1,0 +1,54 @@
+"""Reference models (the zoo): PyTorch code, the data they train on, and their zkml config.
+
+Each entry builds a :class:`ZooModel` deterministically (seeded) from data that ships with a
+package (scikit-learn's bundled datasets) or that the code makes; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from zkml.circuit import CompileConfig
+
+__all__ = ["ZooModel", "ZOO", "build"]
+
+
+@dataclass
+class ZooModel:
+    """A trained reference model with its samples and compile settings."""
+
+    name: str
+    model: torch.nn.Module
+    calibration: np.ndarray  # (n, *input_shape): covers the input range
+    test_inputs: np.ndarray  # (m, *input_shape): held out
+    test_labels: np.ndarray | None = None
+    labels: list[str] = field(default_factory=list)
+    preset: str = "private-input"
+    config: CompileConfig = field(default_factory=lambda: CompileConfig())
+    description: str = ""
+
+    @property
+    def example_input(self) -> np.ndarray:
+        sample: np.ndarray = self.calibration[0]
+        return sample
+
+
+def _builders() -> dict[str, Callable[[], ZooModel]]:
+    from . import breast_cancer, tiny_mlp
+
+    return {"tiny-mlp": tiny_mlp.build, "breast-cancer": breast_cancer.build}
+
+
+ZOO: tuple[str, ...] = ("tiny-mlp", "breast-cancer")
+
+
+def build(name: str) -> ZooModel:
+    """Build the zoo model ``name`` (trains it if it has training data; seconds)."""
+    builders = _builders()
+    if name not in builders:
+        raise KeyError(f"unknown zoo model {name!r}; choose one of: {', '.join(builders)}")
+    return builders[name]()

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import pytest
+
+from zkml import cache
+
+
+def _writer(tmp: Path) -> dict[str, object]:
+    (tmp / "data.bin").write_bytes(b"x" * 100)
+    counter = Path(os.environ["ZKML_CACHE_DIR"]) / "builds.log"
+    with open(counter, "a") as f:
+        f.write("built\n")
+    return {"n": 1}
+
+
+def test_second_call_is_a_hit() -> None:
+    a = cache.get_or_build("t", "k1", _writer)
+    b = cache.get_or_build("t", "k1", _writer)
+    assert not a.hit and b.hit
+    assert b.meta == {"n": 1}
+    assert (b.path / "data.bin").read_bytes() == b"x" * 100
+
+
+def test_corrupt_entry_is_rebuilt_not_trusted() -> None:
+    a = cache.get_or_build("t", "k2", _writer)
+    (a.path / "data.bin").write_bytes(b"tampered")
+    assert cache.lookup("t", "k2") is None
+    b = cache.get_or_build("t", "k2", _writer)
+    assert not b.hit
+    assert (b.path / "data.bin").read_bytes() == b"x" * 100
+
+
+def test_failed_build_leaves_nothing() -> None:
+    def bad(tmp: Path) -> dict[str, object]:
+        (tmp / "half.bin").write_bytes(b"half")
+        raise RuntimeError("killed mid-build")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("t", "k3", bad)
+    root = cache.cache_root() / "t"
+    assert not (root / "k3").exists()
+    assert not [p for p in root.iterdir() if p.name.startswith(".k3.")]
+
+
+def _race(key: str) -> str:
+    return str(cache.get_or_build("race", key, _writer).path)
+
+
+def test_concurrent_builders_build_once() -> None:
+    log = cache.cache_root() / "builds.log"
+    log.unlink(missing_ok=True)
+    with mp.get_context("spawn").Pool(4) as pool:
+        paths = pool.map(_race, ["same"] * 4)
+    assert len(set(paths)) == 1
+    assert log.read_text().count("built") == 1

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+import zkml
+from zkml.export import check_onnx
+
+
+def _graph_with(op: str) -> bytes:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node(op, ["x"], ["y"])
+    model = helper.make_model(helper.make_graph([node], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    return model.SerializeToString()
+
+
+def test_export_keeps_float_reference(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    x = torch.randn(1, 3)
+    ex = zkml.export(net, x, tmp_path / "m.onnx")
+    assert ex.input_shape == [1, 3] and ex.output_shape == [1, 2]
+    assert set(ex.ops) <= {"Gemm", "Relu", "MatMul", "Add"}
+    np.testing.assert_allclose(ex.reference_output, net(x).detach().numpy().ravel(), rtol=1e-5)
+    assert (tmp_path / "m.onnx").read_bytes()[:2] != b""
+
+
+def test_malformed_onnx_is_rejected() -> None:
+    with pytest.raises(zkml.ExportError, match="not a valid ONNX model"):
+        check_onnx(b"\x08\x07garbage not protobuf", source="bad.onnx")
+
+
+def test_truncated_onnx_is_rejected() -> None:
+    data = _graph_with("Relu")
+    with pytest.raises(zkml.ExportError):
+        check_onnx(data[: len(data) // 2], source="cut.onnx")
+
+
+def test_unsupported_op_named_before_compile() -> None:
+    with pytest.raises(zkml.UnsupportedOpError) as e:
+        check_onnx(_graph_with("Hardmax"), source="m.onnx")
+    assert e.value.ops == ["Hardmax"]
+    assert "m.onnx uses ONNX operators ezkl cannot compile: Hardmax." in str(e.value)
+
+
+def test_supported_graph_passes() -> None:
+    model = check_onnx(_graph_with("Relu"))
+    assert isinstance(model, onnx.ModelProto)
+
+
+def test_nan_example_input_rejected(tmp_path: Path) -> None:
+    net = torch.nn.Linear(2, 1)
+    with pytest.raises(zkml.InputError, match="NaN or infinity"):
+        zkml.export(net, [[float("nan"), 1.0]], tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

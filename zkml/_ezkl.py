@@ -1,0 +1,252 @@
+"""The ezkl adapter: the only module that imports ezkl.
+
+Every call uses keyword arguments (the bundled stubs have wrong positional orders), coroutines
+are awaited on a private event loop, and ezkl's bare ``RuntimeError``s and Rust panics (pyo3's
+``PanicException`` derives from ``BaseException``) are translated into typed zkml errors that
+name the stage and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ezkl
+
+from .errors import CompileError, ContractError, ProveError, SetupError, SrsError, ZkmlError
+
+__all__ = [
+    "EZKL_VERSION",
+    "gen_settings",
+    "calibrate",
+    "compile_circuit",
+    "gen_srs",
+    "get_srs",
+    "setup",
+    "gen_witness",
+    "prove",
+    "verify",
+    "create_evm_verifier",
+]
+
+EZKL_VERSION: str = getattr(ezkl, "__version__", "unknown")
+
+# ezkl logs through Python logging (pyo3-log) under "ezkl": calibration tables and failed
+# forward passes with intermediate values. Those can echo private data, so they are off
+# unless a user lowers this logger's level on purpose.
+logging.getLogger("ezkl").setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def _translate(stage: str, exc: type[ZkmlError], hint: str) -> Iterator[None]:
+    try:
+        with _quiet():
+            yield
+    except ZkmlError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        raise exc(f"{stage} failed: {_short(e)}. {hint}") from e
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Capture what ezkl's Rust side prints on fds 1 and 2 (tables, logs, panic text).
+
+    ezkl's calibration report and logs are noise to our users and may echo values; the text is
+    kept only to enrich an error message if the call fails.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__
+
+
+def gen_settings(onnx: Path, settings: Path, run_args: dict[str, Any]) -> None:
+    args = ezkl.PyRunArgs()
+    for name, value in run_args.items():
+        setattr(args, name, value)
+    with _translate("ezkl gen_settings", CompileError, "Check that the ONNX model is valid."):
+        ok = ezkl.gen_settings(model=str(onnx), output=str(settings), py_run_args=args)
+    if not ok:
+        raise CompileError("ezkl gen_settings returned failure; the ONNX graph may be invalid.")
+
+
+def calibrate(
+    data: Path, onnx: Path, settings: Path, *, max_logrows: int | None, scales: list[int] | None
+) -> None:
+    with _translate(
+        "calibration",
+        CompileError,
+        "Give calibration samples that cover the real input range, or raise max_logrows.",
+    ):
+        ok = ezkl.calibrate_settings(  # type: ignore[call-arg]  # stub is wrong
+            data=str(data),
+            model=str(onnx),
+            settings=str(settings),
+            target="resources",
+            lookup_safety_margin=2.0,
+            scales=scales,
+            max_logrows=max_logrows,
+        )
+    if not ok:
+        raise CompileError("ezkl calibration found no settings that fit; raise max_logrows.")
+
+
+def compile_circuit(onnx: Path, compiled: Path, settings: Path) -> None:
+    with _translate("circuit compilation", CompileError, "The settings may not match the model."):
+        ok = ezkl.compile_circuit(
+            model=str(onnx), compiled_circuit=str(compiled), settings_path=str(settings)
+        )
+    if not ok:
+        raise CompileError("ezkl compile_circuit returned failure.")
+
+
+def normalize_settings(settings: Path) -> None:
+    """Make equal circuits have byte-equal settings (and so equal keys and model ids).
+
+    ezkl writes a wall-clock timestamp, and serialises hash maps and sets in random order
+    (key order, the list of required range checks and lookups), which can also change the
+    order of table columns in the circuit.
+    """
+    data = json.loads(settings.read_text())
+    data.pop("timestamp", None)
+    for name in ("required_range_checks", "required_lookups"):
+        if isinstance(data.get(name), list):
+            data[name] = sorted(data[name], key=lambda v: json.dumps(v, sort_keys=True))
+    settings.write_text(json.dumps(data, sort_keys=True))
+
+
+def gen_srs(path: Path, logrows: int) -> None:
+    with _translate("SRS generation", SrsError, "Check disk space and the logrows value."):
+        ezkl.gen_srs(srs_path=str(path), logrows=logrows)
+
+
+def get_srs(path: Path, logrows: int) -> None:
+    """Download the public SRS (needs the network)."""
+
+    async def run() -> Any:
+        return await ezkl.get_srs(  # type: ignore[call-arg]
+            srs_path=str(path), logrows=logrows
+        )
+
+    with _translate(
+        "SRS download",
+        SrsError,
+        "This needs the internet; offline, use `zkml srs import FILE` or `zkml srs dev`.",
+    ):
+        ok = asyncio.run(run())
+    if not ok:
+        raise SrsError("ezkl.get_srs reported failure.")
+
+
+def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
+    with _translate(
+        "key setup", SetupError, "The SRS may be for another logrows, or memory ran out."
+    ):
+        ok = ezkl.setup(  # type: ignore[call-arg]
+            model=str(compiled), vk_path=str(vk), pk_path=str(pk), srs_path=str(srs))
+    if not ok:
+        raise SetupError("ezkl setup returned failure.")
+
+
+def gen_witness(
+    data: Path, compiled: Path, out: Path, vk: Path | None, srs: Path | None
+) -> dict[str, Any]:
+    with _translate(
+        "witness generation",
+        ProveError,
+        "The input may lie outside the calibrated range; recompile with samples covering it.",
+    ):
+        w: dict[str, Any] = ezkl.gen_witness(
+            data=str(data),
+            model=str(compiled),
+            output=str(out),
+            vk_path=str(vk) if vk else None,
+            srs_path=str(srs) if srs else None,
+        )
+    return w
+
+
+def prove(witness: Path, compiled: Path, pk: Path, proof: Path, srs: Path) -> dict[str, Any]:
+    with _translate("proving", ProveError, "Check the proving key and SRS match the circuit."):
+        p: dict[str, Any] = ezkl.prove(
+            witness=str(witness),
+            model=str(compiled),
+            pk_path=str(pk),
+            proof_path=str(proof),
+            srs_path=str(srs),
+        )
+    return p
+
+
+def verify(proof: Path, settings: Path, vk: Path, srs: Path) -> bool:
+    """True if the proof verifies; False for any invalid proof (ezkl raises or panics then)."""
+    try:
+        with _quiet():
+            return bool(
+                ezkl.verify(  # type: ignore[call-arg]
+                    proof_path=str(proof),
+                    settings_path=str(settings),
+                    vk_path=str(vk),
+                    srs_path=str(srs),
+                )
+            )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - a rejected proof surfaces as RuntimeError or a panic
+        return False
+
+
+def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Path) -> str:
+    """Generate the Solidity verifier and return its source.
+
+    ezkl writes the .sol file and then tries to download solc through svm, which fails offline;
+    we compile with our pinned solc-js instead, so that download error is expected and ignored
+    once the source exists.
+    """
+
+    async def run() -> Any:
+        return await ezkl.create_evm_verifier(
+            vk_path=str(vk),
+            settings_path=str(settings),
+            sol_code_path=str(sol),
+            abi_path=str(abi),
+            srs_path=str(srs),
+            reusable=False,
+        )
+
+    try:
+        with _quiet():
+            asyncio.run(run())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        if not (sol.is_file() and "svm" in str(e)):
+            raise ContractError(f"verifier generation failed: {_short(e)}") from e
+    if not sol.is_file() or os.path.getsize(sol) == 0:
+        raise ContractError("ezkl produced no Solidity verifier.")
+    return sol.read_text()

@@ -1,0 +1,104 @@
+"""The content-addressed artifact cache.
+
+Layout: ``<root>/<kind>/<key>/`` holding the artifact files and a ``manifest.json`` that lists
+each file's sha256. An entry is built in a private temp directory and renamed into place under
+a file lock, so a crash leaves no half-written entry, and a concurrent builder waits and reuses.
+Hashes are re-checked on every load: an entry that fails the check is discarded and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock
+from platformdirs import user_cache_dir
+
+from ._utils import atomic_write_json, sha256_file
+
+__all__ = ["cache_root", "CacheEntry", "get_or_build", "lookup"]
+
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    """The cache directory: ``$ZKML_CACHE_DIR`` if set, else the platform's user cache dir."""
+    env = os.environ.get("ZKML_CACHE_DIR")
+    root = Path(env) if env else Path(user_cache_dir("zkml"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+class CacheEntry:
+    """A finished, hash-checked cache directory."""
+
+    def __init__(self, path: Path, meta: dict[str, object], hit: bool) -> None:
+        self.path = path
+        self.meta = meta
+        self.hit = hit
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+def _check(path: Path) -> dict[str, object] | None:
+    """Return the entry's metadata if every file matches its recorded hash, else None."""
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+        files: dict[str, str] = data["files"]
+        for name, digest in files.items():
+            f = path / name
+            if not f.is_file() or sha256_file(f) != digest:
+                return None
+        meta: dict[str, object] = data.get("meta", {})
+        return meta
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def lookup(kind: str, key: str) -> CacheEntry | None:
+    """Return the verified entry ``kind/key`` if it exists, else None."""
+    path = cache_root() / kind / key
+    meta = _check(path)
+    return CacheEntry(path, meta, hit=True) if meta is not None else None
+
+
+def get_or_build(
+    kind: str, key: str, build: Callable[[Path], dict[str, object]]
+) -> CacheEntry:
+    """Return the entry ``kind/key``, building it with ``build(tmpdir) -> meta`` if absent.
+
+    ``build`` writes its files into the directory it is given; every file there is hashed into
+    the manifest. Only a complete build is ever renamed into place.
+    """
+    root = cache_root() / kind
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / key
+    meta = _check(final)
+    if meta is not None:
+        return CacheEntry(final, meta, hit=True)
+    with FileLock(str(root / f"{key}.lock")):
+        meta = _check(final)  # another process may have built it while we waited
+        if meta is not None:
+            return CacheEntry(final, meta, hit=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
+        try:
+            meta = build(tmp)
+            files = {
+                p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()
+            }
+            atomic_write_json(tmp / MANIFEST, {"files": files, "meta": meta})
+            if final.exists():  # a corrupt leftover: never trusted, replaced whole
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return CacheEntry(final, meta, hit=False)

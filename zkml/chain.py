@@ -1,0 +1,263 @@
+"""Stage 8: EVM chains through web3.py: the embedded in-process EVM or any JSON-RPC node.
+
+The only module that builds web3 objects. A transaction's private key comes only from the
+environment (``ZKML_PRIVATE_KEY`` by default), never from arguments shown in argv or logs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+from ._progress import step
+from .artifacts import Deployment, ProofBundle, VerifierContract
+from .errors import ChainError
+from .verify import parse_instances, proof_bytes
+
+__all__ = [
+    "Chain",
+    "connect",
+    "deploy_verifier",
+    "verify_onchain",
+    "OnchainResult",
+    "Reverted",
+    "DEFAULT_KEY_ENV",
+]
+
+DEFAULT_KEY_ENV = "ZKML_PRIVATE_KEY"
+EMBEDDED = "embedded"
+_EMBEDDED_GAS_LIMIT = 30_000_000
+
+
+class Reverted(ChainError):
+    """A call or transaction reverted; ``data`` is the revert data (custom error, if any)."""
+
+    def __init__(self, message: str, data: bytes) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def _revert_data(e: BaseException) -> bytes:
+    raw: Any = getattr(e, "data", None)
+    if raw is None and e.args:
+        raw = e.args[-1] if len(e.args) > 1 else e.args[0]
+    if isinstance(raw, bytes):
+        return raw
+    if isinstance(raw, str):
+        s = raw.split("0x", 1)[1] if "0x" in raw else ""
+        try:
+            return bytes.fromhex(s.split("'")[0].strip())
+        except ValueError:
+            return b""
+    return b""
+
+
+def _is_revert(e: BaseException) -> bool:
+    if isinstance(e, (ContractLogicError, ContractCustomError)):
+        return True
+    return type(e).__name__ == "TransactionFailed"  # eth-tester's revert
+
+
+class Chain:
+    """A connection to one chain with one sending account."""
+
+    def __init__(self, w3: Web3, account: str, *, embedded: bool, label: str) -> None:
+        self.w3 = w3
+        self.account = account
+        self.embedded = embedded
+        self.label = label
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Chain({self.label}, chain_id={self.chain_id}, account={self.account})"
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    def _gas(self, fn: Any, gas: int | None) -> int:
+        if gas is not None:
+            return gas
+        if self.embedded:  # py-evm's estimation takes seconds; the block limit is generous
+            return _EMBEDDED_GAS_LIMIT // 2
+        try:
+            return math.ceil(int(fn.estimate_gas({"from": self.account})) * 1.2)
+        except Exception as e:
+            if _is_revert(e):
+                raise Reverted(f"{self.label}: the call would revert", _revert_data(e)) from e
+            raise ChainError(f"{self.label}: gas estimation failed: {_brief(e)}") from e
+
+    def call(self, fn: ContractFunction, *, gas: int | None = 10_000_000) -> Any:
+        """eth_call; a revert raises :class:`Reverted` with its data."""
+        try:
+            return fn.call({"from": self.account, "gas": gas} if gas else {"from": self.account})
+        except Exception as e:
+            if _is_revert(e):
+                raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
+            raise ChainError(f"{self.label}: call failed: {_brief(e)}") from e
+
+    def transact(self, fn: Any, *, gas: int | None = None) -> Any:
+        """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`."""
+        try:
+            tx = fn.transact({"from": self.account, "gas": self._gas(fn, gas)})
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
+        except Reverted:
+            raise
+        except Exception as e:
+            if _is_revert(e):
+                raise Reverted(f"{self.label}: transaction reverted", _revert_data(e)) from e
+            raise ChainError(f"{self.label}: transaction failed: {_brief(e)}") from e
+        if receipt["status"] != 1:
+            raise Reverted(f"{self.label}: transaction {receipt['transactionHash'].hex()} "
+                           "reverted", b"")
+        return receipt
+
+    def deploy(
+        self, abi: list[dict[str, Any]], bytecode: str, *args: Any, gas: int | None = None
+    ) -> tuple[str, str, int]:
+        """Deploy a contract; returns (address, tx hash, gas used)."""
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        receipt = self.transact(factory.constructor(*args), gas=gas)
+        return (
+            str(receipt["contractAddress"]),
+            "0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x"),
+            int(receipt["gasUsed"]),
+        )
+
+    def contract(self, address: str, abi: list[dict[str, Any]]) -> Any:
+        if not self.w3.eth.get_code(Web3.to_checksum_address(address)):
+            raise ChainError(
+                f"{self.label}: no contract at {address} (was the chain restarted or is this "
+                "another chain?); deploy it again."
+            )
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+
+
+def _brief(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:240]
+
+
+def connect(rpc_url: str | None = None, *, key_env: str = DEFAULT_KEY_ENV) -> Chain:
+    """Connect to a chain.
+
+    Args:
+        rpc_url: ``None`` or ``"embedded"`` for the in-process EVM (py-evm, no server); else a
+            JSON-RPC URL (http(s):// or ws://).
+        key_env: the environment variable holding the sender's private key for an RPC chain.
+            If unset, the node's first unlocked account is used (anvil, dev nodes).
+
+    Returns:
+        A :class:`Chain`.
+
+    Raises:
+        ChainError: the node cannot be reached, or it has no account to send from.
+
+    Example:
+        >>> chain = zkml.connect()            # embedded
+        >>> chain = zkml.connect("http://127.0.0.1:8545")
+    """
+    if rpc_url in (None, EMBEDDED):
+        return _embedded()
+    assert rpc_url is not None
+    provider: Any
+    if rpc_url.startswith(("http://", "https://")):
+        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": 60})
+    else:
+        raise ChainError(f"{rpc_url!r} is not an RPC URL (http:// or https://) or 'embedded'.")
+    w3 = Web3(provider)
+    try:
+        _ = w3.eth.chain_id
+    except Exception as e:
+        raise ChainError(f"cannot reach the JSON-RPC node at {rpc_url}: {_brief(e)}; is it "
+                         "running?") from e
+    key = os.environ.get(key_env)
+    if key:
+        try:
+            acct = Account.from_key(key.strip())
+        except Exception:  # noqa: BLE001 - its message could echo the key: dropped on purpose
+            raise ChainError(f"${key_env} is not a valid private key (32 bytes hex).") from None
+        w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(acct), layer=0)
+        return Chain(w3, acct.address, embedded=False, label=rpc_url)
+    accounts = w3.eth.accounts
+    if not accounts:
+        raise ChainError(
+            f"{rpc_url} has no unlocked account and ${key_env} is not set; export the sender's "
+            f"private key in {key_env}."
+        )
+    return Chain(w3, accounts[0], embedded=False, label=rpc_url)
+
+
+def _embedded() -> Chain:
+    from eth_tester import EthereumTester, PyEVMBackend
+
+    params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": _EMBEDDED_GAS_LIMIT})
+    tester = EthereumTester(PyEVMBackend(genesis_parameters=params))
+    w3 = Web3(EthereumTesterProvider(tester))
+    return Chain(w3, w3.eth.accounts[0], embedded=True, label="embedded EVM")
+
+
+@dataclass(frozen=True)
+class OnchainResult:
+    """Outcome of an on-chain verification: ``valid`` is False when the verifier rejected."""
+
+    valid: bool
+    gas_used: int | None
+
+
+def deploy_verifier(chain: Chain, contract: VerifierContract) -> Deployment:
+    """Deploy the verifier contract; returns the :class:`Deployment` with its gas."""
+    with step(f"Deploying verifier to {chain.label}", "deploy"):
+        address, tx, gas = chain.deploy(contract.abi, contract.bytecode)
+    return Deployment(
+        model_id=contract.model_id,
+        chain_id=chain.chain_id,
+        address=address,
+        tx_hash=tx,
+        gas_used=gas,
+        abi=contract.abi,
+    )
+
+
+def verify_onchain(
+    chain: Chain, deployment: Deployment, bundle: ProofBundle, *, measure_gas: bool = True
+) -> OnchainResult:
+    """Call the deployed verifier's ``verifyProof`` with the bundle's proof and instances.
+
+    Instances are sent exactly as written (never reduced modulo the field). A revert or a
+    ``false`` return means rejected. With ``measure_gas``, a valid proof is also sent as a
+    transaction to report its gas.
+
+    Raises:
+        ChainError: the chain is unreachable or the contract is missing.
+    """
+    if deployment.chain_id != chain.chain_id:
+        raise ChainError(
+            f"the deployment is on chain {deployment.chain_id}, connected to {chain.chain_id}."
+        )
+    if bundle.model_id != deployment.model_id:
+        return OnchainResult(False, None)
+    proof = proof_bytes(bundle)
+    instances = parse_instances(bundle)
+    if any(v >= 2**256 for v in instances):
+        return OnchainResult(False, None)  # not even a uint256: no call could carry it
+    verifier = chain.contract(deployment.address, deployment.abi)
+    fn = verifier.functions.verifyProof(proof, instances)
+    with step(f"Verifying on {chain.label}", "verify_onchain"):
+        try:
+            ok = bool(chain.call(fn))
+        except Reverted:
+            return OnchainResult(False, None)
+        if not ok or not measure_gas:
+            return OnchainResult(ok, None)
+        try:
+            receipt = chain.transact(fn, gas=3_000_000)
+        except Reverted:
+            return OnchainResult(False, None)
+    return OnchainResult(True, int(receipt["gasUsed"]))

@@ -1,0 +1,239 @@
+"""Stage 2: calibrate and compile an exported model into an ezkl circuit, per privacy preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import _ezkl, cache
+from ._progress import step
+from ._utils import (
+    atomic_write_json,
+    dequantize,
+    digest_of,
+    felt_from_le_hex,
+    sha256_bytes,
+    sha256_file,
+)
+from .artifacts import Circuit, ExportedModel, QuantizationReport
+from .errors import CompileError, InputError
+from .export import run_onnx
+from .presets import get_preset, visibility_for
+
+__all__ = ["CompileConfig", "compile_model", "as_samples"]
+
+
+class CompileConfig(BaseModel):
+    """Cost-driving circuit settings. The defaults suit small models (see FIELD_NOTES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decomp_base: int = Field(256, description="range-check table base; sets the logrows floor")
+    decomp_legs: int = Field(4, description="decomposition legs; base**legs bounds values")
+    num_inner_cols: int = 2
+    max_logrows: int = 17
+    scales: list[int] | None = Field(None, description="scales calibration may try")
+    range_margin: float = Field(
+        0.5, description="fraction of the calibrated span an input may exceed it by"
+    )
+    calibration_limit: int = Field(
+        64, description="samples ezkl calibrates on (extremes first); all set the input range"
+    )
+    param_visibility: str | None = None
+    allow_unbound_model: bool = False
+
+
+def as_samples(inputs: Any, input_shape: list[int]) -> np.ndarray:
+    """Coerce ``inputs`` into an array of samples, each of ``input_shape``; validate values."""
+    try:
+        arr = np.asarray(inputs, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"inputs must be numbers (a tensor, array or nested list): {e}") from e
+    size = int(np.prod(input_shape))
+    if arr.size == 0 or arr.size % size:
+        raise InputError(
+            f"inputs have {arr.size} values, not a multiple of the model input "
+            f"{tuple(input_shape)} ({size} values)."
+        )
+    if not np.isfinite(arr).all():
+        raise InputError("inputs contain NaN or infinity; give finite numbers.")
+    return arr.reshape((-1, *input_shape))
+
+
+def compile_model(
+    exported: ExportedModel,
+    calibration_inputs: Any,
+    *,
+    preset: str = "private-input",
+    config: CompileConfig | None = None,
+) -> Circuit:
+    """Calibrate and compile ``exported`` for ``preset``; cached by content.
+
+    Args:
+        exported: the ONNX artifact from :func:`zkml.export`.
+        calibration_inputs: representative samples (array-like, several inputs stacked) that
+            cover the real input range; inputs outside it are rejected at prove time.
+        preset: a privacy preset name (see ``zkml.PRESETS``).
+        config: cost-driving settings; defaults suit small models.
+
+    Returns:
+        The :class:`Circuit` artifact, with logrows, rows and a quantization report.
+
+    Raises:
+        UnboundModelError: params ``private`` without ``allow_unbound_model``.
+        InputError: calibration samples malformed or non-finite.
+        CompileError: calibration or compilation failed.
+
+    Example:
+        >>> circuit = zkml.compile_model(exported, X_train[:64], preset="private-input")
+    """
+    cfg = config or CompileConfig()
+    pre = get_preset(preset)
+    vis = visibility_for(
+        pre, param_visibility=cfg.param_visibility, allow_unbound_model=cfg.allow_unbound_model
+    )
+    samples = as_samples(calibration_inputs, exported.input_shape)
+    onnx_bytes = Path(exported.onnx_path).read_bytes()
+    if sha256_bytes(onnx_bytes) != exported.onnx_sha256:
+        raise CompileError(
+            f"{exported.onnx_path} changed since export (sha256 mismatch); export again."
+        )
+    data_digest = sha256_bytes(samples.astype("<f8").tobytes())
+    key = digest_of(
+        "circuit/1", exported.onnx_sha256, vis, cfg.model_dump(), data_digest, _ezkl.EZKL_VERSION
+    )
+
+    def build(tmp: Path) -> dict[str, object]:
+        return _build(tmp, exported, onnx_bytes, samples, vis, cfg)
+
+    with step(f"Compiling circuit ({preset})", "compile"):
+        entry = cache.get_or_build("circuits", key, build)
+    meta = entry.meta
+    return Circuit(
+        exported=exported,
+        preset=preset,
+        digest=key,
+        dir=str(entry.path),
+        settings_path=str(entry.file("settings.json")),
+        compiled_path=str(entry.file("model.compiled")),
+        settings_digest=sha256_file(entry.file("settings.json")),
+        logrows=int(meta["logrows"]),  # type: ignore[call-overload]
+        num_rows=int(meta["num_rows"]),  # type: ignore[call-overload]
+        input_scale=int(meta["input_scale"]),  # type: ignore[call-overload]
+        param_scale=int(meta["param_scale"]),  # type: ignore[call-overload]
+        output_scales=list(meta["output_scales"]),  # type: ignore[call-overload]
+        input_range=tuple(meta["input_range"]),  # type: ignore[arg-type]
+        quantization=QuantizationReport.model_validate(meta["quantization"]),
+        cache_hit=entry.hit,
+    )
+
+
+def _build(
+    tmp: Path,
+    exported: ExportedModel,
+    onnx_bytes: bytes,
+    samples: np.ndarray,
+    vis: dict[str, str],
+    cfg: CompileConfig,
+) -> dict[str, object]:
+    onnx_path = tmp / "model.onnx"
+    onnx_path.write_bytes(onnx_bytes)
+    settings = tmp / "settings.json"
+    # Calibration data is private: it stays in the cache dir only as long as the build runs.
+    cal = tmp.parent / f"{tmp.name}.calibration.json"
+    subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
+    atomic_write_json(cal, {"input_data": [subset.reshape(-1).tolist()]}, indent=None)
+    try:
+        run_args: dict[str, Any] = {
+            **vis,
+            "decomp_base": cfg.decomp_base,
+            "decomp_legs": cfg.decomp_legs,
+            "num_inner_cols": cfg.num_inner_cols,
+            "logrows": min(cfg.max_logrows, 17),
+        }
+        _ezkl.gen_settings(onnx_path, settings, run_args)
+        _ezkl.calibrate(
+            cal, onnx_path, settings, max_logrows=cfg.max_logrows, scales=cfg.scales
+        )
+        _ezkl.normalize_settings(settings)
+        compiled = tmp / "model.compiled"
+        _ezkl.compile_circuit(onnx_path, compiled, settings)
+        s = json.loads(settings.read_text())
+        report = _quantization(tmp, compiled, onnx_bytes, samples, s)
+    finally:
+        cal.unlink(missing_ok=True)
+        for leftover in tmp.glob("*.witness.json"):
+            leftover.unlink()
+        for leftover in tmp.glob("*.input.json"):
+            leftover.unlink()
+    lo, hi = float(samples.min()), float(samples.max())
+    margin = cfg.range_margin * max(hi - lo, 1e-9)
+    ra = s["run_args"]
+    return {
+        "logrows": ra["logrows"],
+        "num_rows": s["num_rows"],
+        "input_scale": ra["input_scale"],
+        "param_scale": ra["param_scale"],
+        "output_scales": s["model_output_scales"],
+        "input_range": [lo - margin, hi + margin],
+        "quantization": report.model_dump(),
+    }
+
+
+def _calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
+    """Indices of at most ``limit`` samples: each feature's extremes first, then a spread.
+
+    ezkl's calibration time grows with the sample count; the extremes are what set the ranges.
+    """
+    flat = samples.reshape(len(samples), -1)
+    if len(flat) <= limit:
+        return list(range(len(flat)))
+    chosen: list[int] = []
+    for i in [*flat.argmin(axis=0).tolist(), *flat.argmax(axis=0).tolist()]:
+        if i not in chosen:
+            chosen.append(int(i))
+    spread = np.linspace(0, len(flat) - 1, num=limit).astype(int).tolist()
+    chosen.extend(i for i in spread if i not in chosen)
+    return sorted(chosen[: max(limit, 1)])
+
+
+def _quantization(
+    tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, settings: dict[str, Any]
+) -> QuantizationReport:
+    """Run the compiled circuit's witness on a spread of calibration samples vs onnxruntime."""
+    idx = np.unique(np.linspace(0, len(samples) - 1, num=min(8, len(samples))).astype(int))
+    # The extremes matter most: a sample whose witness overflows the range checks would fail.
+    extra = {int(np.argmin(samples.reshape(len(samples), -1).min(axis=1))),
+             int(np.argmax(samples.reshape(len(samples), -1).max(axis=1)))}
+    chosen = sorted(set(idx.tolist()) | extra)
+    scale = settings["model_output_scales"][0]
+    errs: list[float] = []
+    agree = 0
+    lo_out, hi_out = np.inf, -np.inf
+    for i in chosen:
+        x = samples[i : i + 1].reshape(samples.shape[1:])
+        data = tmp / f"{i}.input.json"
+        atomic_write_json(data, {"input_data": [x.reshape(-1).tolist()]}, indent=None)
+        try:
+            w = _ezkl.gen_witness(data, compiled, tmp / f"{i}.witness.json", None, None)
+        except Exception as e:
+            raise CompileError(
+                f"calibration sample {i} does not fit the circuit ({e}); raise decomp_base or "
+                "decomp_legs, or lower the scales."
+            ) from e
+        got = np.array(dequantize((felt_from_le_hex(v) for v in w["outputs"][0]), scale))
+        ref = run_onnx(onnx_bytes, x).reshape(-1)
+        errs.extend(np.abs(got - ref).tolist())
+        agree += int(np.argmax(got) == np.argmax(ref))
+        lo_out, hi_out = min(lo_out, float(ref.min())), max(hi_out, float(ref.max()))
+    return QuantizationReport(
+        samples=len(chosen),
+        max_abs_error=float(max(errs)),
+        mean_abs_error=float(np.mean(errs)),
+        output_range=float(hi_out - lo_out),
+        argmax_agreement=agree / len(chosen),
+    )

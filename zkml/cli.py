@@ -1,0 +1,404 @@
+"""The `zkml` command line: a thin wrapper on the Python API, one sub-command per stage.
+
+Artifacts live in a build directory (``--dir``, default ``build/<model>``) as JSON files
+(exported.json, circuit.json, keys.json, verifier.json, deployment.json) next to the files they
+describe. Progress goes to stderr, results to stdout (``--json`` for machine-readable output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from . import _progress
+from .artifacts import (
+    Circuit,
+    Deployment,
+    ExportedModel,
+    Keys,
+    VerifierContract,
+    load_artifact,
+    save_artifact,
+)
+from .chain import DEFAULT_KEY_ENV
+from .errors import ZkmlError
+from .presets import PRESETS
+
+app = typer.Typer(
+    help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
+    "Stages: export -> compile -> srs -> setup -> prove -> verify -> contract -> deploy -> "
+    "verify-onchain. `zkml demo` runs them all.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+srs_app = typer.Typer(help="Manage the structured reference string (trusted setup) store.",
+                      no_args_is_help=True)
+app.add_typer(srs_app, name="srs")
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+# Shared options, defined once.
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="Build directory of the model.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RpcOpt = Annotated[
+    str | None,
+    typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
+                 help="JSON-RPC URL of the chain; default: the embedded in-process EVM."),
+]
+KeyEnvOpt = Annotated[
+    str,
+    typer.Option("--key-env", help="Environment variable holding the sender's private key "
+                 "(never pass a key on the command line)."),
+]
+
+
+@contextlib.contextmanager
+def _spinner(message: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    with err.status(message + " ..."):
+        yield
+    err.print(f"[green]✓[/green] {message} [dim]({time.perf_counter() - t0:.2f}s)[/dim]")
+
+
+def _setup_cli() -> None:
+    _progress.set_reporter(_spinner)
+    warnings.simplefilter("default")
+    warnings.showwarning = lambda msg, cat, *a, **k: err.print(f"[yellow]warning:[/yellow] {msg}")
+
+
+def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(human)
+
+
+def _fail(e: ZkmlError) -> typer.Exit:
+    err.print(f"error ({type(e).__name__}): {e}", markup=False, highlight=False, style="red")
+    return typer.Exit(2)
+
+
+def _load_zoo(spec: str) -> Any:
+    """A zoo name, or ``file.py:function`` returning a ``circuits.ZooModel``."""
+    import circuits
+
+    if ":" in spec:
+        file, fn = spec.rsplit(":", 1)
+        loader = importlib.util.spec_from_file_location("zkml_user_model", file)
+        if loader is None or loader.loader is None or not Path(file).is_file():
+            raise typer.BadParameter(f"{file}: no such Python file")
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+        return getattr(module, fn)()
+    try:
+        return circuits.build(spec)
+    except KeyError as e:
+        raise typer.BadParameter(str(e.args[0])) from None
+
+
+@app.command("export")
+def export_cmd(
+    model: Annotated[str, typer.Argument(help="Zoo model (tiny-mlp, breast-cancer) or "
+                                         "FILE.py:FUNCTION returning a circuits.ZooModel.")],
+    dir: Annotated[Path | None, typer.Option("--dir", "-d", help="Build directory.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a PyTorch model to ONNX with its float reference; save calibration samples."""
+    from .export import export
+
+    _setup_cli()
+    try:
+        zoo = _load_zoo(model)
+        d = dir or Path("build") / zoo.name
+        with _spinner(f"Exporting {zoo.name} to ONNX"):
+            exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
+        np.save(d / "calibration.npy", zoo.calibration)
+        save_artifact(exported, d / "exported.json")
+        (d / "zoo.json").write_text(json.dumps({"preset": zoo.preset,
+                                                "config": zoo.config.model_dump()}))
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit(exported.model_dump(exclude={"example_input", "reference_output"}), as_json,
+          f"exported {exported.name}: ops {', '.join(exported.ops)}, input "
+          f"{exported.input_shape} -> output {exported.output_shape}\n  {d}/exported.json")
+
+
+@app.command("compile")
+def compile_cmd(
+    dir: DirOpt,
+    preset: Annotated[str | None, typer.Option(help="Privacy preset: " + "; ".join(
+        f"{p.name}: {p.guarantee}" for p in PRESETS.values()))] = None,
+    calibration: Annotated[Path | None, typer.Option(help=".npy of calibration samples.")] = None,
+    param_visibility: Annotated[str | None, typer.Option(help="Override: fixed, hashed, public, "
+                                                         "private (needs the flag below).")] = None,
+    allow_unbound_model: Annotated[bool, typer.Option(
+        help="Accept param visibility 'private': proofs are then NOT bound to this model."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Calibrate and compile the circuit; report logrows, rows and quantization error."""
+    from .circuit import CompileConfig, compile_model
+
+    _setup_cli()
+    try:
+        exported = load_artifact(ExportedModel, dir / "exported.json")
+        zoo = json.loads((dir / "zoo.json").read_text()) if (dir / "zoo.json").exists() else {}
+        cfg = dict(zoo.get("config", {}))
+        if param_visibility:
+            cfg["param_visibility"] = param_visibility
+        cfg["allow_unbound_model"] = allow_unbound_model
+        samples = np.load(calibration or dir / "calibration.npy", allow_pickle=False)
+        circuit = compile_model(exported, samples, preset=preset or zoo.get("preset",
+                                "private-input"), config=CompileConfig(**cfg))
+        save_artifact(circuit, dir / "circuit.json")
+    except ZkmlError as e:
+        raise _fail(e) from e
+    q = circuit.quantization
+    _emit(circuit.model_dump(exclude={"exported"}), as_json,
+          f"circuit {circuit.preset}: logrows {circuit.logrows}, rows {circuit.num_rows}, "
+          f"scales in/params {circuit.input_scale}/{circuit.param_scale}\n"
+          f"  quantization: max abs error {q.max_abs_error:.4g} (output range "
+          f"{q.output_range:.4g}), argmax agreement {q.argmax_agreement:.0%} on {q.samples} "
+          f"samples\n  input range accepted: [{circuit.input_range[0]:.4g}, "
+          f"{circuit.input_range[1]:.4g}]" + ("  (cached)" if circuit.cache_hit else ""))
+
+
+@srs_app.command("import")
+def srs_import(
+    file: Path,
+    logrows: Annotated[int, typer.Option(help="The SRS's logrows (k).")],
+) -> None:
+    """Store a public Powers-of-Tau SRS file after checking its published sha256."""
+    from .srs import import_srs
+
+    _setup_cli()
+    try:
+        s = import_srs(file, logrows)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    out.print(f"imported public SRS logrows {s.logrows} (sha256 {s.sha256}) -> {s.path}")
+
+
+@srs_app.command("dev")
+def srs_dev(logrows: Annotated[int, typer.Option(help="logrows (k).")]) -> None:
+    """Generate (once) a local test SRS. UNSAFE for production: its maker can forge proofs."""
+    from .srs import dev_srs
+
+    _setup_cli()
+    try:
+        s = dev_srs(logrows)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    out.print(f"development SRS logrows {s.logrows} (UNSAFE for production) -> {s.path}")
+
+
+@srs_app.command("fetch")
+def srs_fetch(logrows: Annotated[int, typer.Option(help="logrows (k).")]) -> None:
+    """Download the public SRS through ezkl (needs the internet) and check its sha256."""
+    from .srs import fetch_srs
+
+    _setup_cli()
+    try:
+        s = fetch_srs(logrows)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    out.print(f"public SRS logrows {s.logrows} -> {s.path}")
+
+
+@srs_app.command("list")
+def srs_list() -> None:
+    """List the SRS files in the store."""
+    from .srs import list_srs
+
+    for s in list_srs():
+        out.print(f"logrows {s.logrows:2d}  {s.source:10s}  {s.sha256[:16]}...  {s.path}")
+
+
+@app.command("setup")
+def setup_cmd(
+    dir: DirOpt,
+    dev_srs: Annotated[bool, typer.Option(help="Allow the unsafe development SRS if no public "
+                                          "one is imported.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate (or reuse from the cache) the proving and verifying keys."""
+    from .keys import setup
+
+    _setup_cli()
+    try:
+        keys = setup(load_artifact(Circuit, dir / "circuit.json"), allow_dev_srs=dev_srs)
+        save_artifact(keys, dir / "keys.json")
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit({"model_id": keys.model_id, "srs": keys.srs_source, "cache_hit": keys.cache_hit},
+          as_json, f"model id {keys.model_id}\n  srs: {keys.srs_source}"
+          + ("  (cached)" if keys.cache_hit else ""))
+
+
+@app.command("prove")
+def prove_cmd(
+    dir: DirOpt,
+    input: Annotated[Path, typer.Argument(help="Input as .json (list or {'input_data': ...}) "
+                                          "or .npy.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the bundle.")]
+    = Path("bundle.json"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove one inference; write a proof bundle (public: no private values)."""
+    from .prove import prove
+
+    _setup_cli()
+    try:
+        bundle = prove(load_artifact(Keys, dir / "keys.json"), input)
+        save_artifact(bundle, output)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id},
+          as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
+          f"({len(bundle.proof) // 2 - 1} byte proof)")
+
+
+@app.command("verify")
+def verify_cmd(
+    bundle: Path,
+    keys: Annotated[Path | None, typer.Option(help="keys.json; default: found by model id in "
+                                              "the cache.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a proof bundle locally. Exit code 0 valid, 1 invalid, 2 error."""
+    from .verify import verify
+
+    _setup_cli()
+    try:
+        ok = verify(bundle, load_artifact(Keys, keys) if keys else None)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit({"valid": ok}, as_json, "[green]valid[/green]" if ok else "[red]INVALID[/red]")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("contract")
+def contract_cmd(
+    dir: DirOpt,
+    out_dir: Annotated[Path, typer.Option(help="Where to copy the generated .sol.")]
+    = Path("verifier_contracts/generated"),
+    allow_oversize: Annotated[bool, typer.Option(
+        help="Accept runtime code over 24,576 bytes (local chains only).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate the Solidity verifier with ezkl and compile it with the pinned solc-js."""
+    from .contract import build_verifier
+
+    _setup_cli()
+    try:
+        c = build_verifier(load_artifact(Keys, dir / "keys.json"), out_dir=out_dir,
+                           allow_oversize=allow_oversize)
+        save_artifact(c, dir / "verifier.json")
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit({"sol": c.sol_path, "runtime_size": c.runtime_size, "solc": c.solc_version}, as_json,
+          f"verifier {c.sol_path}: runtime {c.runtime_size} bytes, solc {c.solc_version}")
+
+
+@app.command("deploy")
+def deploy_cmd(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+               as_json: JsonOpt = False) -> None:
+    """Deploy the verifier. On the embedded chain the deployment lives only in this process:
+    use `verify-onchain` (which deploys and verifies in one go) instead."""
+    from .chain import connect, deploy_verifier
+
+    _setup_cli()
+    try:
+        chain = connect(rpc_url, key_env=key_env)
+        dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+        save_artifact(dep, dir / "deployment.json")
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit(dep.model_dump(exclude={"abi"}), as_json,
+          f"verifier at {dep.address} on chain {dep.chain_id}, gas {dep.gas_used:,}")
+
+
+@app.command("verify-onchain")
+def verify_onchain_cmd(
+    bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a bundle with the deployed verifier (embedded chain: deploys first).
+    Exit code 0 valid, 1 rejected, 2 error."""
+    from .chain import connect, deploy_verifier, verify_onchain
+    from .verify import load_bundle
+
+    _setup_cli()
+    try:
+        b = load_bundle(bundle)
+        chain = connect(rpc_url, key_env=key_env)
+        if chain.embedded or not (dir / "deployment.json").exists():
+            dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+        else:
+            dep = load_artifact(Deployment, dir / "deployment.json")
+        res = verify_onchain(chain, dep, b)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    _emit({"valid": res.valid, "gas_used": res.gas_used, "address": dep.address}, as_json,
+          (f"[green]accepted[/green] on chain {dep.chain_id} (verify gas {res.gas_used:,})"
+           if res.valid else "[red]REJECTED[/red] by the verifier contract"))
+    raise typer.Exit(0 if res.valid else 1)
+
+
+@app.command("demo")
+def demo_cmd(
+    dir: Annotated[Path, typer.Option("--dir", "-d")] = Path("build/demo"),
+    patient: Annotated[int, typer.Option(help="Index of the held-out patient to diagnose.")] = 0,
+    rpc_url: RpcOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove a breast-cancer diagnosis on private patient data and verify it on-chain."""
+    from .demo import run_demo
+
+    _setup_cli()
+    try:
+        r = run_demo(dir, patient=patient, rpc_url=rpc_url)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    if as_json:
+        out.print_json(json.dumps(r.__dict__, default=str))
+        return
+    t = r.timings
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k != "total")
+    out.print(
+        f"\n[bold]Diagnosis for held-out patient #{r.patient}[/bold]: {r.diagnosis} "
+        f"(p={r.probability:.3f}; true label: {r.true_label})\n"
+        f"  decoded logits {[round(v, 4) for v in r.outputs]} vs float reference "
+        f"{[round(v, 4) for v in r.reference]} (max quantization error "
+        f"{r.extra['max_abs_error']:.2g})\n"
+        f"  model id (vk sha256): {r.model_id}\n"
+        f"  circuit logrows {r.logrows}; proof {r.proof_bytes} bytes; srs {r.extra['srs']}\n"
+        f"  verified locally: {r.verified_locally}; on {r.extra['chain']}: "
+        f"{r.verified_onchain}\n"
+        f"  gas: deploy verifier {r.deploy_gas:,}, verifyProof {r.verify_gas or 0:,}\n"
+        f"  timings: {stages}; total {t['total']:.1f}s\n"
+        f"  bundle: {r.bundle_path}"
+    )
+    if not (r.verified_locally and r.verified_onchain):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

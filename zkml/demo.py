@@ -1,0 +1,106 @@
+"""The end-to-end demo: prove one patient's breast-cancer diagnosis and verify it on-chain.
+
+The patient's 30 features stay private; the model is bound by its verifying key; the
+diagnosis (two logits) is public. Uses only scikit-learn's bundled dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _progress
+from .artifacts import save_artifact
+from .chain import connect, deploy_verifier, verify_onchain
+from .circuit import compile_model
+from .contract import build_verifier
+from .export import export
+from .keys import setup
+from .prove import prove
+from .verify import verify
+
+__all__ = ["DemoResult", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    patient: int
+    diagnosis: str
+    probability: float
+    true_label: str
+    outputs: list[float]
+    reference: list[float]
+    model_id: str
+    logrows: int
+    proof_bytes: int
+    verified_locally: bool
+    verified_onchain: bool
+    deploy_gas: int
+    verify_gas: int | None
+    bundle_path: str
+    timings: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: str | None = None
+             ) -> DemoResult:
+    """Run the whole pipeline on the breast-cancer model; artifacts go to ``out_dir``."""
+    import circuits  # the zoo lives beside the package; imported late to keep `zkml` light
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _progress.timings.clear()
+    t0 = time.perf_counter()
+    with _progress.step("Training the diagnosis MLP on scikit-learn's breast-cancer data",
+                        "train"):
+        zoo = circuits.build("breast-cancer")
+    with _progress.step("Exporting to ONNX", "export"):
+        exported = export(zoo.model, zoo.example_input, out / "model.onnx", name=zoo.name)
+    circuit = compile_model(exported, zoo.calibration, preset=zoo.preset, config=zoo.config)
+    keys = setup(circuit)
+    save_artifact(keys, out / "keys.json")
+    x = zoo.test_inputs[patient]
+    bundle = prove(keys, x)
+    bundle_path = save_artifact(bundle, out / "bundle.json")
+    with _progress.step("Verifying the proof locally", "verify"):
+        ok_local = verify(bundle, keys)
+    contract = build_verifier(keys, out_dir=out)
+    chain = connect(rpc_url)
+    deployment = deploy_verifier(chain, contract)
+    save_artifact(deployment, out / "deployment.json")
+    onchain = verify_onchain(chain, deployment, bundle)
+    _progress.timings["total"] = time.perf_counter() - t0
+    logits = bundle.outputs
+    exps = [math.exp(v - max(logits)) for v in logits]
+    cls = max(range(len(logits)), key=lambda i: logits[i])
+    label = zoo.test_labels[patient] if zoo.test_labels is not None else -1
+    from .export import run_onnx
+
+    reference = run_onnx(Path(exported.onnx_path).read_bytes(), x.reshape(exported.input_shape))
+    return DemoResult(
+        patient=patient,
+        diagnosis=zoo.labels[cls],
+        probability=exps[cls] / sum(exps),
+        true_label=zoo.labels[int(label)] if label >= 0 else "?",
+        outputs=logits,
+        reference=[float(v) for v in reference.reshape(-1)],
+        model_id=keys.model_id,
+        logrows=circuit.logrows,
+        proof_bytes=len(bytes.fromhex(bundle.proof[2:])),
+        verified_locally=ok_local,
+        verified_onchain=onchain.valid,
+        deploy_gas=deployment.gas_used,
+        verify_gas=onchain.gas_used,
+        bundle_path=str(bundle_path),
+        timings=dict(_progress.timings),
+        extra={
+            "cache_hits": {"circuit": circuit.cache_hit, "keys": keys.cache_hit},
+            "max_abs_error": circuit.quantization.max_abs_error,
+            "runtime_size": contract.runtime_size,
+            "srs": keys.srs_source,
+            "chain": chain.label,
+        },
+    )

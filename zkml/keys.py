@@ -1,0 +1,80 @@
+"""Stage 4: proving and verifying keys, cached by content (circuit, SRS, ezkl version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _ezkl, cache
+from ._progress import step
+from ._utils import digest_of, sha256_file
+from .artifacts import Circuit, Keys, load_artifact, save_artifact
+from .errors import ArtifactError, SrsError
+from .srs import SrsFile, resolve_srs
+
+__all__ = ["setup", "keys_for_model"]
+
+
+def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool = True) -> Keys:
+    """Generate (or reuse) the proving and verifying keys for ``circuit``.
+
+    Args:
+        circuit: the compiled circuit.
+        srs: the SRS to use; by default the imported public one for the circuit's logrows, or
+            (if ``allow_dev_srs``) this machine's development SRS, with a warning.
+        allow_dev_srs: permit the unsafe development SRS when no public one is imported.
+
+    Returns:
+        The :class:`Keys` artifact; ``model_id`` is the verifying key's sha256.
+
+    Raises:
+        SrsError: no usable SRS, or one for another logrows.
+        SetupError: ezkl failed to generate the keys.
+
+    Example:
+        >>> keys = zkml.setup(circuit)
+    """
+    srs = srs or resolve_srs(circuit.logrows, allow_dev=allow_dev_srs)
+    if srs.logrows != circuit.logrows:
+        raise SrsError(
+            f"the SRS is for logrows {srs.logrows} but the circuit needs {circuit.logrows}."
+        )
+    compiled_sha = sha256_file(circuit.compiled_path)
+    key = digest_of("keys/1", circuit.digest, compiled_sha, srs.sha256, _ezkl.EZKL_VERSION)
+
+    def build(tmp: Path) -> dict[str, object]:
+        _ezkl.setup(Path(circuit.compiled_path), tmp / "vk.key", tmp / "pk.key", srs.path)
+        return {"model_id": sha256_file(tmp / "vk.key")}
+
+    with step(f"Generating keys (logrows {circuit.logrows})", "setup"):
+        entry = cache.get_or_build("keys", key, build)
+    keys = Keys(
+        circuit=circuit,
+        dir=str(entry.path),
+        pk_path=str(entry.file("pk.key")),
+        vk_path=str(entry.file("vk.key")),
+        srs_path=str(srs.path),
+        srs_sha256=srs.sha256,
+        srs_source=srs.source,
+        model_id=str(entry.meta["model_id"]),
+        cache_hit=entry.hit,
+    )
+    # Index by model id so a bundle alone is enough to find its keys later.
+    save_artifact(keys, cache.cache_root() / "models" / f"{keys.model_id}.json")
+    return keys
+
+
+def keys_for_model(model_id: str) -> Keys:
+    """Find the keys set up on this machine for ``model_id``.
+
+    Raises:
+        ArtifactError: no keys for that model id in the cache.
+    """
+    if not all(c in "0123456789abcdef" for c in model_id) or len(model_id) != 64:
+        raise ArtifactError(f"{model_id!r} is not a model id (64 hex characters).")
+    path = cache.cache_root() / "models" / f"{model_id}.json"
+    if not path.is_file():
+        raise ArtifactError(
+            f"no keys for model {model_id[:16]}... on this machine; pass the keys artifact "
+            "(keys.json) explicitly or run setup for that model."
+        )
+    return load_artifact(Keys, path)
