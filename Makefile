@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
+# `npm install` (not `npm ci`): npm 11's ci rejects this lock, which lists anvil's optional
+# per-platform packages without lock entries; install still honours the lock's pinned versions.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
