@@ -52,7 +52,6 @@ contract InferenceRegistry {
 
     mapping(bytes32 => Model) private _models;
     mapping(bytes32 => Record) private _records;
-    uint256 public inferenceCount;
 
     event ModelRegistered(bytes32 indexed modelId, address indexed owner, address verifier,
                           bytes32 vkDigest, string metadataURI);
@@ -132,7 +131,6 @@ contract InferenceRegistry {
         }
         _records[inferenceId] = Record(modelId, msg.sender, uint64(block.timestamp),
                                        uint32(block.number));
-        unchecked { ++inferenceCount; }
         emit InferenceVerified(
             modelId, inferenceId,
             l.inputCommitmentIndex == NONE ? 0 : instances[l.inputCommitmentIndex],

@@ -24,6 +24,10 @@ __all__ = [
     "ProofBundle",
     "VerifierContract",
     "Deployment",
+    "RegistryDeployment",
+    "InstanceLayout",
+    "ModelRegistration",
+    "InferenceRecord",
     "save_artifact",
     "load_artifact",
 ]
@@ -170,3 +174,56 @@ def _first_error(e: Exception) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "document"
         return f"{loc}: {err['msg']}"
     return str(e).splitlines()[0][:120]
+
+
+class RegistryDeployment(_Artifact):
+    """An InferenceRegistry contract on a chain."""
+
+    chain_id: int
+    address: str
+    tx_hash: str
+    gas_used: int
+    abi: list[dict[str, Any]]
+    solc_version: str
+
+
+class InstanceLayout(_Artifact):
+    """Which public instances mean what (mirrors the registry's Layout struct)."""
+
+    num_instances: int
+    output_offset: int
+    num_outputs: int
+    input_commitment_index: int | None = None
+    weights_hash_index: int | None = None
+    output_scale: int
+    weights_hash: int = 0
+
+
+class ModelRegistration(_Artifact):
+    """A model registered in the InferenceRegistry."""
+
+    registry: str
+    chain_id: int
+    onchain_model_id: str = Field(description="keccak256(verifier codehash, registrant)")
+    model_id: str = Field(description="sha256 of the verifying key (local model id)")
+    verifier: str
+    owner: str
+    layout: InstanceLayout
+    metadata_uri: str
+    tx_hash: str
+    gas_used: int
+
+
+class InferenceRecord(_Artifact):
+    """One verified inference, as recorded on-chain (read back from its event)."""
+
+    onchain_model_id: str
+    inference_id: str
+    input_commitment: str
+    outputs: list[str]
+    decoded_outputs: list[float]
+    submitter: str
+    timestamp: int
+    block_number: int
+    tx_hash: str
+    model_retired: bool = False

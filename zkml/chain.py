@@ -6,8 +6,11 @@ environment (``ZKML_PRIVATE_KEY`` by default), never from arguments shown in arg
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,17 +49,20 @@ class Reverted(ChainError):
 
 
 def _revert_data(e: BaseException) -> bytes:
-    raw: Any = getattr(e, "data", None)
-    if raw is None and e.args:
-        raw = e.args[-1] if len(e.args) > 1 else e.args[0]
-    if isinstance(raw, bytes):
-        return raw
-    if isinstance(raw, str):
-        s = raw.split("0x", 1)[1] if "0x" in raw else ""
-        try:
-            return bytes.fromhex(s.split("'")[0].strip())
-        except ValueError:
-            return b""
+    """The revert data (e.g. a custom error) carried by web3's or eth-tester's exception."""
+    data: Any = getattr(e, "data", None)
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str) and data.startswith("0x"):
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(data[2:])
+    # eth-tester puts the raw bytes' repr in the message: "execution reverted: b'...'"
+    m = re.search(r"execution reverted: (b'.*'|b\".*\")", str(e), re.S)
+    if m:
+        with contextlib.suppress(ValueError, SyntaxError):
+            raw = ast.literal_eval(m.group(1))
+            if isinstance(raw, bytes):
+                return raw
     return b""
 
 
@@ -77,6 +83,11 @@ class Chain:
 
     def __repr__(self) -> str:  # never shows the key
         return f"Chain({self.label}, chain_id={self.chain_id}, account={self.account})"
+
+    def with_account(self, address: str) -> Chain:
+        """The same chain, sending from another unlocked account (dev nodes, embedded)."""
+        return Chain(self.w3, Web3.to_checksum_address(address), embedded=self.embedded,
+                     label=self.label)
 
     @property
     def chain_id(self) -> int:
@@ -103,8 +114,14 @@ class Chain:
                 raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
             raise ChainError(f"{self.label}: call failed: {_brief(e)}") from e
 
-    def transact(self, fn: Any, *, gas: int | None = None) -> Any:
-        """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`."""
+    def transact(self, fn: Any, *, gas: int | None = None, preflight: bool = False) -> Any:
+        """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`.
+
+        With ``preflight``, the call is simulated first so a revert carries its reason (a
+        mined failed transaction returns no revert data).
+        """
+        if preflight:
+            self.call(fn, gas=gas or _EMBEDDED_GAS_LIMIT // 2)
         try:
             tx = fn.transact({"from": self.account, "gas": self._gas(fn, gas)})
             receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)

@@ -7,21 +7,15 @@ describe. Progress goes to stderr, results to stdout (``--json`` for machine-rea
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import sys
-import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 
-from . import _progress
 from .artifacts import (
     Circuit,
     Deployment,
@@ -31,14 +25,27 @@ from .artifacts import (
     load_artifact,
     save_artifact,
 )
-from .chain import DEFAULT_KEY_ENV
+from .cli_common import (
+    DEFAULT_KEY_ENV,
+    DirOpt,
+    JsonOpt,
+    KeyEnvOpt,
+    RpcOpt,
+    err,
+    out,
+    spinner,
+)
+from .cli_common import emit as _emit
+from .cli_common import fail as _fail
+from .cli_common import setup_cli as _setup_cli
+from .cli_registry import app as registry_app
 from .errors import ZkmlError
 from .presets import PRESETS
 
 app = typer.Typer(
     help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
     "Stages: export -> compile -> srs -> setup -> prove -> verify -> contract -> deploy -> "
-    "verify-onchain. `zkml demo` runs them all.",
+    "verify-onchain -> registry. `zkml demo` runs them all.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,49 +53,7 @@ app = typer.Typer(
 srs_app = typer.Typer(help="Manage the structured reference string (trusted setup) store.",
                       no_args_is_help=True)
 app.add_typer(srs_app, name="srs")
-
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-# Shared options, defined once.
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="Build directory of the model.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-RpcOpt = Annotated[
-    str | None,
-    typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
-                 help="JSON-RPC URL of the chain; default: the embedded in-process EVM."),
-]
-KeyEnvOpt = Annotated[
-    str,
-    typer.Option("--key-env", help="Environment variable holding the sender's private key "
-                 "(never pass a key on the command line)."),
-]
-
-
-@contextlib.contextmanager
-def _spinner(message: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    with err.status(message + " ..."):
-        yield
-    err.print(f"[green]✓[/green] {message} [dim]({time.perf_counter() - t0:.2f}s)[/dim]")
-
-
-def _setup_cli() -> None:
-    _progress.set_reporter(_spinner)
-    warnings.simplefilter("default")
-    warnings.showwarning = lambda msg, cat, *a, **k: err.print(f"[yellow]warning:[/yellow] {msg}")
-
-
-def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
-    if as_json:
-        out.print_json(json.dumps(data, default=str))
-    else:
-        out.print(human)
-
-
-def _fail(e: ZkmlError) -> typer.Exit:
-    err.print(f"error ({type(e).__name__}): {e}", markup=False, highlight=False, style="red")
-    return typer.Exit(2)
+app.add_typer(registry_app, name="registry")
 
 
 def _load_zoo(spec: str) -> Any:
@@ -123,7 +88,7 @@ def export_cmd(
     try:
         zoo = _load_zoo(model)
         d = dir or Path("build") / zoo.name
-        with _spinner(f"Exporting {zoo.name} to ONNX"):
+        with spinner(f"Exporting {zoo.name} to ONNX"):
             exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
         np.save(d / "calibration.npy", zoo.calibration)
         save_artifact(exported, d / "exported.json")
@@ -365,7 +330,8 @@ def demo_cmd(
     rpc_url: RpcOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove a breast-cancer diagnosis on private patient data and verify it on-chain."""
+    """Prove a breast-cancer diagnosis on private patient data, verify it on-chain and record
+    it in the inference registry."""
     from .demo import run_demo
 
     _setup_cli()
@@ -389,8 +355,19 @@ def demo_cmd(
         f"  verified locally: {r.verified_locally}; on {r.extra['chain']}: "
         f"{r.verified_onchain}\n"
         f"  gas: deploy verifier {r.deploy_gas:,}, verifyProof {r.verify_gas or 0:,}\n"
+        f"  registry gas: deploy {r.registry_gas['deploy']:,}, registerModel "
+        f"{r.registry_gas['register']:,}, submitInference {r.registry_gas['submit']:,} "
+        f"({r.registry_gas['submit'] / (r.verify_gas or 1) - 1:+.1%} over verifyProof)\n"
         f"  timings: {stages}; total {t['total']:.1f}s\n"
-        f"  bundle: {r.bundle_path}"
+        f"  bundle: {r.bundle_path}\n"
+        f"\n[bold]Audit-log entry[/bold] (InferenceRegistry on {r.extra['chain']}):"
+    )
+    a = r.audit_entry
+    out.print(
+        f"  inference {a['inference_id']}\n  model {a['onchain_model_id']}\n"
+        f"  outputs {[round(v, 4) for v in a['decoded_outputs']]} submitted by "
+        f"{a['submitter']} in block {a['block_number']} at {a['timestamp']}",
+        markup=False, highlight=False,
     )
     if not (r.verified_locally and r.verified_onchain):
         raise typer.Exit(1)

@@ -1,4 +1,5 @@
-"""The end-to-end demo: prove one patient's breast-cancer diagnosis and verify it on-chain.
+"""The end-to-end demo: prove one patient's breast-cancer diagnosis, verify it on-chain and
+record it in the inference registry.
 
 The patient's 30 features stay private; the model is bound by its verifying key; the
 diagnosis (two logits) is public. Uses only scikit-learn's bundled dataset.
@@ -20,6 +21,7 @@ from .contract import build_verifier
 from .export import export
 from .keys import setup
 from .prove import prove
+from .registry import deploy_registry, get_record, register_model, submit_inference
 from .verify import verify
 
 __all__ = ["DemoResult", "run_demo"]
@@ -41,6 +43,8 @@ class DemoResult:
     deploy_gas: int
     verify_gas: int | None
     bundle_path: str
+    registry_gas: dict[str, int] = field(default_factory=dict)
+    audit_entry: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +76,12 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
     deployment = deploy_verifier(chain, contract)
     save_artifact(deployment, out / "deployment.json")
     onchain = verify_onchain(chain, deployment, bundle)
+    # The audit trail: record the diagnosis in the inference registry and read it back.
+    registry = deploy_registry(chain)
+    registration = register_model(chain, registry, keys, deployment,
+                                  metadata_uri="zkml://circuits/breast-cancer")
+    receipt = submit_inference(chain, registry, registration.onchain_model_id, bundle)
+    entry = get_record(chain, registry, receipt.inference_id)
     _progress.timings["total"] = time.perf_counter() - t0
     logits = bundle.outputs
     exps = [math.exp(v - max(logits)) for v in logits]
@@ -95,6 +105,9 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
         deploy_gas=deployment.gas_used,
         verify_gas=onchain.gas_used,
         bundle_path=str(bundle_path),
+        registry_gas={"deploy": registry.gas_used, "register": registration.gas_used,
+                      "submit": receipt.gas_used},
+        audit_entry=entry.model_dump(),
         timings=dict(_progress.timings),
         extra={
             "cache_hits": {"circuit": circuit.cache_hit, "keys": keys.cache_hit},

@@ -57,3 +57,47 @@ def test_cli_bad_input_is_a_clean_error(tmp_path: Path) -> None:
     assert "InputShapeError" in out and "but the model takes (1, 4)" in out
     code, out = _run("setup", "--dir", str(tmp_path / "missing"))
     assert code == 2 and "run the stage that writes it first" in out
+
+
+def test_cli_registry_on_anvil(tmp_path: Path, anvil: object) -> None:
+    url = anvil.url  # type: ignore[attr-defined]
+    d = str(tmp_path / "tiny")
+    reg = str(tmp_path / "registry.json")
+    for args in (["export", "tiny-mlp", "--dir", d], ["compile", "--dir", d],
+                 ["setup", "--dir", d], ["contract", "--dir", d, "--out-dir", str(tmp_path)]):
+        assert _run(*args)[0] == 0
+    inp = tmp_path / "in.json"
+    inp.write_text(json.dumps([[0.5, -0.5, 0.25, 0.0]]))
+    bundle = str(tmp_path / "bundle.json")
+    assert _run("prove", "--dir", d, str(inp), "-o", bundle)[0] == 0
+    code, out = _run("registry", "deploy", "--rpc-url", url, "--registry", reg)
+    assert code == 0, out
+    code, out = _run("registry", "register", "--dir", d, "--rpc-url", url, "--registry", reg,
+                     "--json")
+    assert code == 0, out
+    model_id = json.loads(out)["onchain_model_id"]
+    code, out = _run("registry", "submit", bundle, "--dir", d, "--rpc-url", url,
+                     "--registry", reg, "--json")
+    assert code == 0, out
+    inference = json.loads(out)["inference_id"]
+    code, out = _run("registry", "submit", bundle, "--dir", d, "--rpc-url", url,
+                     "--registry", reg)
+    assert code == 1 and "rejected (replay)" in out
+    csv_path = tmp_path / "log.csv"
+    code, _ = _run("registry", "log", "--rpc-url", url, "--registry", reg, "--model", model_id,
+                   "--format", "csv", "--output", str(csv_path))
+    rows = csv_path.read_text().strip().splitlines()
+    assert code == 0 and len(rows) == 2 and rows[1].split(",")[1] == inference
+    code, out = _run("registry", "log", "--rpc-url", url, "--registry", reg, "--format", "json")
+    outputs = json.loads(out)[0]["decoded_outputs"]
+    assert outputs == json.loads(Path(bundle).read_text())["outputs"]
+    assert _run("registry", "check", bundle, "--dir", d, "--rpc-url", url, "--registry",
+                reg)[0] == 0
+    assert _run("registry", "retire", "--dir", d, "--rpc-url", url, "--registry", reg)[0] == 0
+    code, out = _run("registry", "show", inference, "--rpc-url", url, "--registry", reg)
+    assert code == 0 and json.loads(out)["model_retired"] is True
+
+
+def test_cli_registry_needs_rpc_url(tmp_path: Path) -> None:
+    code, out = _run("registry", "deploy", "--registry", str(tmp_path / "r.json"))
+    assert code == 2 and "registry commands need a persistent chain" in out

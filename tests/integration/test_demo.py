@@ -18,6 +18,8 @@ def test_demo_proves_and_verifies_a_diagnosis(tmp_path: Path) -> None:
     assert np.max(np.abs(np.array(r.outputs) - np.array(r.reference))) < 0.05
     assert r.deploy_gas > 1_000_000 and r.verify_gas and r.verify_gas > 200_000
     assert r.logrows <= 12 and r.proof_bytes > 1000
+    assert r.audit_entry["decoded_outputs"] == r.outputs
+    assert r.registry_gas["submit"] < 1.15 * r.verify_gas
     bundle = json.loads(Path(r.bundle_path).read_text())
     assert bundle["model_id"] == r.model_id and bundle["srs_source"] == "dev-unsafe"
     # warm: the second run reuses the compiled circuit and keys

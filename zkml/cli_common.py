@@ -1,0 +1,64 @@
+"""What every `zkml` sub-command shares: options (defined once), output, errors, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from . import _progress
+from .chain import DEFAULT_KEY_ENV
+from .errors import ZkmlError
+
+__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "KeyEnvOpt", "emit", "fail", "err", "out",
+           "setup_cli", "DEFAULT_KEY_ENV"]
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="Build directory of the model.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RpcOpt = Annotated[
+    str | None,
+    typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
+                 help="JSON-RPC URL of the chain; default: the embedded in-process EVM."),
+]
+KeyEnvOpt = Annotated[
+    str,
+    typer.Option("--key-env", help="Environment variable holding the sender's private key "
+                 "(never pass a key on the command line)."),
+]
+
+
+@contextlib.contextmanager
+def spinner(message: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    with err.status(message + " ..."):
+        yield
+    err.print(f"[green]✓[/green] {message} [dim]({time.perf_counter() - t0:.2f}s)[/dim]")
+
+
+def setup_cli() -> None:
+    """Progress spinners on stderr; warnings (e.g. the dev SRS) shown once, in yellow."""
+    _progress.set_reporter(spinner)
+    warnings.simplefilter("default")
+    warnings.showwarning = lambda msg, cat, *a, **k: err.print(f"[yellow]warning:[/yellow] {msg}")
+
+
+def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(human)
+
+
+def fail(e: ZkmlError) -> typer.Exit:
+    err.print(f"error ({type(e).__name__}): {e}", markup=False, highlight=False, style="red")
+    return typer.Exit(2)

@@ -1,0 +1,234 @@
+"""`zkml registry ...`: the inference registry from the command line.
+
+The embedded EVM lives inside one process, so these commands need a persistent chain
+(`--rpc-url`, e.g. a local anvil); `zkml demo` shows the registry on the embedded chain.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .artifacts import (
+    Deployment,
+    InferenceRecord,
+    Keys,
+    ModelRegistration,
+    RegistryDeployment,
+    load_artifact,
+    save_artifact,
+)
+from .chain import DEFAULT_KEY_ENV, Chain, connect
+from .cli_common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, fail, out, setup_cli
+from .errors import ChainError, ZkmlError
+
+app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url).",
+                  no_args_is_help=True)
+
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON.")]
+DEFAULT_REGISTRY = Path("build/registry.json")
+
+
+def _chain(rpc_url: str | None, key_env: str) -> Chain:
+    if not rpc_url:
+        raise ChainError(
+            "registry commands need a persistent chain: pass --rpc-url (or set ZKML_RPC_URL), "
+            "e.g. a local anvil at http://127.0.0.1:8545. The embedded EVM lives only inside "
+            "one process (`zkml demo` uses it end to end)."
+        )
+    return connect(rpc_url, key_env=key_env)
+
+
+@app.command("deploy")
+def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+           registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
+    """Deploy a new InferenceRegistry."""
+    from .registry import deploy_registry
+
+    setup_cli()
+    try:
+        reg = deploy_registry(_chain(rpc_url, key_env))
+        save_artifact(reg, registry)
+    except ZkmlError as e:
+        raise fail(e) from e
+    emit(reg.model_dump(exclude={"abi"}), as_json,
+         f"registry at {reg.address} on chain {reg.chain_id} (gas {reg.gas_used:,}) -> {registry}")
+
+
+@app.command("register")
+def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+             registry: RegistryOpt = DEFAULT_REGISTRY,
+             metadata_uri: Annotated[str, typer.Option(help="Where the model card lives.")] = "",
+             as_json: JsonOpt = False) -> None:
+    """Register the model in DIR (deploys its verifier first unless DIR/deployment.json is on
+    this chain). The caller becomes the model's owner."""
+    from .registry import register_model
+
+    setup_cli()
+    try:
+        chain = _chain(rpc_url, key_env)
+        keys = load_artifact(Keys, dir / "keys.json")
+        dep_path = dir / "deployment.json"
+        dep = load_artifact(Deployment, dep_path) if dep_path.exists() else None
+        if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
+            dep = None
+        r = register_model(chain, load_artifact(RegistryDeployment, registry), keys, dep,
+                           metadata_uri=metadata_uri)
+        save_artifact(r, dir / "registration.json")
+    except ZkmlError as e:
+        raise fail(e) from e
+    emit(r.model_dump(), as_json, f"registered model {r.onchain_model_id} (verifier "
+         f"{r.verifier}, gas {r.gas_used:,}) -> {dir / 'registration.json'}")
+
+
+@app.command("submit")
+def submit(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
+           key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
+           as_json: JsonOpt = False) -> None:
+    """Submit a proof bundle: the registry verifies it and records the inference once.
+    Exit code 1 if the registry rejects it (the reason is printed), 2 on other errors."""
+    from .errors import RegistryError
+    from .registry import submit_inference
+    from .verify import load_bundle
+
+    setup_cli()
+    try:
+        reg_model = load_artifact(ModelRegistration, dir / "registration.json")
+        s = submit_inference(_chain(rpc_url, key_env),
+                             load_artifact(RegistryDeployment, registry),
+                             reg_model.onchain_model_id, load_bundle(bundle))
+    except RegistryError as e:
+        err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
+        raise typer.Exit(1) from e
+    except ZkmlError as e:
+        raise fail(e) from e
+    emit(s.__dict__, as_json, f"recorded inference {s.inference_id} in block "
+         f"{s.block_number} (gas {s.gas_used:,})")
+
+
+def _render(records: list[InferenceRecord], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([r.model_dump() for r in records], indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["block", "inference_id", "model_id", "submitter", "timestamp",
+                    "decoded_outputs", "input_commitment", "model_retired", "tx_hash"])
+        for r in records:
+            w.writerow([r.block_number, r.inference_id, r.onchain_model_id, r.submitter,
+                        r.timestamp, " ".join(f"{v:.6g}" for v in r.decoded_outputs),
+                        r.input_commitment, r.model_retired, r.tx_hash])
+        return buf.getvalue()
+    lines = [f"{len(records)} inference(s)"]
+    for r in records:
+        lines.append(f"block {r.block_number}  {r.inference_id[:18]}...  model "
+                     f"{r.onchain_model_id[:12]}...  by {r.submitter}  outputs "
+                     f"{[round(v, 6) for v in r.decoded_outputs]}"
+                     + ("  [model retired]" if r.model_retired else ""))
+    return "\n".join(lines)
+
+
+@app.command("log")
+def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+        registry: RegistryOpt = DEFAULT_REGISTRY,
+        model: Annotated[str | None, typer.Option(help="On-chain model id.")] = None,
+        submitter: Annotated[str | None, typer.Option(help="Submitter address.")] = None,
+        from_block: Annotated[int, typer.Option()] = 0,
+        to_block: Annotated[int | None, typer.Option()] = None,
+        format: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
+        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None) -> None:
+    """The audit trail: every recorded inference, in order, with decoded outputs."""
+    from .registry import audit_log
+
+    setup_cli()
+    if format not in {"table", "json", "csv"}:
+        raise typer.BadParameter("format must be table, json or csv")
+    try:
+        records = audit_log(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                            model=model, submitter=submitter, from_block=from_block,
+                            to_block=to_block)
+    except ZkmlError as e:
+        raise fail(e) from e
+    text = _render(records, format)
+    if output:
+        output.write_text(text)
+        err.print(f"{len(records)} record(s) -> {output}")
+    else:
+        out.print(text, markup=False, highlight=False)
+
+
+@app.command("show")
+def show(inference_id: str, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+         registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+    """One recorded inference, as JSON."""
+    from .registry import get_record
+
+    setup_cli()
+    try:
+        r = get_record(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                       inference_id)
+    except ZkmlError as e:
+        raise fail(e) from e
+    out.print_json(r.model_dump_json())
+
+
+@app.command("check")
+def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
+          key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
+          as_json: JsonOpt = False) -> None:
+    """Confirm a local bundle matches an on-chain record (same model id and instances) and
+    verifies locally. Exit code 0 if all hold, 1 if not."""
+    from .registry import check_bundle
+    from .verify import load_bundle
+
+    setup_cli()
+    try:
+        c = check_bundle(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                         load_artifact(ModelRegistration, dir / "registration.json"),
+                         load_bundle(bundle), load_artifact(Keys, dir / "keys.json"))
+    except ZkmlError as e:
+        raise fail(e) from e
+    facts = {"recorded": c.recorded, "same_model": c.same_model,
+             "same_instances": c.same_instances, "proof_valid": c.proof_valid}
+    emit({**facts, "ok": c.ok}, as_json,
+         "\n".join(f"{'✓' if v else '✗'} {k.replace('_', ' ')}" for k, v in facts.items()))
+    raise typer.Exit(0 if c.ok else 1)
+
+
+@app.command("retire")
+def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+           registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+    """Owner only: reject new submissions for the model (its records stay, marked)."""
+    from .registry import retire_model
+
+    setup_cli()
+    try:
+        m = load_artifact(ModelRegistration, dir / "registration.json")
+        gas = retire_model(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                           m.onchain_model_id)
+    except ZkmlError as e:
+        raise fail(e) from e
+    out.print(f"model {m.onchain_model_id} retired (gas {gas:,})")
+
+
+@app.command("transfer")
+def transfer(dir: DirOpt, new_owner: str, rpc_url: RpcOpt = None,
+             key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+             registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+    """Owner only: transfer the model to NEW_OWNER."""
+    from .registry import transfer_model
+
+    setup_cli()
+    try:
+        m = load_artifact(ModelRegistration, dir / "registration.json")
+        gas = transfer_model(_chain(rpc_url, key_env),
+                             load_artifact(RegistryDeployment, registry), m.onchain_model_id,
+                             new_owner)
+    except ZkmlError as e:
+        raise fail(e) from e
+    out.print(f"model {m.onchain_model_id} now owned by {new_owner} (gas {gas:,})")
