@@ -29,7 +29,7 @@ from .circuit import CompileConfig, compile_model
 from .contract import build_verifier
 from .errors import *  # noqa: F403 - the error hierarchy is public by design
 from .errors import __all__ as _errors_all
-from .export import export
+from .export import export, load_onnx
 from .keys import setup
 from .presets import PRESETS
 from .prove import prove
@@ -40,6 +40,7 @@ from .version import __version__
 __all__ = [
     "__version__",
     "export",
+    "load_onnx",
     "compile_model",
     "CompileConfig",
     "PRESETS",

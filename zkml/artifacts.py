@@ -95,6 +95,7 @@ class Keys(_Artifact):
     srs_sha256: str
     srs_source: Literal["ppot", "dev-unsafe"]
     model_id: str
+    proof_length: int | None = None
     cache_hit: bool = False
 
 

@@ -19,8 +19,11 @@ from filelock import FileLock
 from platformdirs import user_cache_dir
 
 from ._utils import atomic_write_json, sha256_file
+from .errors import ArtifactError
 
-__all__ = ["cache_root", "CacheEntry", "get_or_build", "lookup"]
+__all__ = [
+    "cache_root", "CacheEntry", "get_or_build", "lookup", "ensure_intact", "ensure_file_hash"
+]
 
 MANIFEST = "manifest.json"
 
@@ -102,3 +105,47 @@ def get_or_build(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return CacheEntry(final, meta, hit=False)
+
+
+# (path, size, mtime_ns) of entries whose hashes this process has checked: a big proving key
+# is hashed once per process, not once per proof.
+_intact: set[tuple[str, int, int]] = set()
+
+
+def ensure_intact(path: str | Path, what: str) -> None:
+    """Raise ArtifactError unless the cache entry at ``path`` matches its manifest's hashes.
+
+    Args:
+        path: the entry directory (e.g. ``keys.dir``).
+        what: what it holds, for the message (e.g. "proving/verifying keys").
+    """
+    p = Path(path)
+    stamp = tuple(
+        (str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(p.glob("*"))
+    ) if p.is_dir() else ()
+    if stamp and all(s in _intact for s in stamp):
+        return
+    if _check(p) is None:
+        raise ArtifactError(
+            f"the {what} in {p} are missing or corrupt (sha256 mismatch with the cache "
+            "manifest); run the stage that makes them again (it rebuilds the entry)."
+        )
+    _intact.update(stamp)  # type: ignore[arg-type]
+
+
+def ensure_file_hash(path: str | Path, sha256: str, what: str) -> None:
+    """Raise ArtifactError unless the file at ``path`` has this sha256 (memoised per process)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        raise ArtifactError(f"the {what} {p} is missing; run the stage that makes it.") from None
+    stamp = (str(p), st.st_size, st.st_mtime_ns)
+    if stamp in _intact:
+        return
+    if sha256_file(p) != sha256:
+        raise ArtifactError(
+            f"the {what} {p} is corrupt or was replaced (sha256 mismatch); restore it or run "
+            "setup again."
+        )
+    _intact.add(stamp)

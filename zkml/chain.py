@@ -91,7 +91,10 @@ class Chain:
 
     @property
     def chain_id(self) -> int:
-        return int(self.w3.eth.chain_id)
+        try:
+            return int(self.w3.eth.chain_id)
+        except Exception as e:
+            raise _failure(self.label, "reading the chain id", e) from e
 
     def _gas(self, fn: Any, gas: int | None) -> int:
         if gas is not None:
@@ -103,7 +106,7 @@ class Chain:
         except Exception as e:
             if _is_revert(e):
                 raise Reverted(f"{self.label}: the call would revert", _revert_data(e)) from e
-            raise ChainError(f"{self.label}: gas estimation failed: {_brief(e)}") from e
+            raise _failure(self.label, "gas estimation", e) from e
 
     def call(self, fn: ContractFunction, *, gas: int | None = 10_000_000) -> Any:
         """eth_call; a revert raises :class:`Reverted` with its data."""
@@ -112,7 +115,7 @@ class Chain:
         except Exception as e:
             if _is_revert(e):
                 raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
-            raise ChainError(f"{self.label}: call failed: {_brief(e)}") from e
+            raise _failure(self.label, "a call", e) from e
 
     def transact(self, fn: Any, *, gas: int | None = None, preflight: bool = False) -> Any:
         """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`.
@@ -130,7 +133,7 @@ class Chain:
         except Exception as e:
             if _is_revert(e):
                 raise Reverted(f"{self.label}: transaction reverted", _revert_data(e)) from e
-            raise ChainError(f"{self.label}: transaction failed: {_brief(e)}") from e
+            raise _failure(self.label, "a transaction", e) from e
         if receipt["status"] != 1:
             raise Reverted(f"{self.label}: transaction {receipt['transactionHash'].hex()} "
                            "reverted", b"")
@@ -149,7 +152,11 @@ class Chain:
         )
 
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Any:
-        if not self.w3.eth.get_code(Web3.to_checksum_address(address)):
+        try:
+            code = self.w3.eth.get_code(Web3.to_checksum_address(address))
+        except Exception as e:
+            raise _failure(self.label, "reading contract code", e) from e
+        if not code:
             raise ChainError(
                 f"{self.label}: no contract at {address} (was the chain restarted or is this "
                 "another chain?); deploy it again."
@@ -159,6 +166,19 @@ class Chain:
 
 def _brief(e: BaseException) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0][:240]
+
+
+def _failure(label: str, what: str, e: BaseException) -> ChainError:
+    """A ChainError that says whether the node is gone (retry later) or refused the request."""
+    if isinstance(e, (ConnectionError, OSError)) or type(e).__name__ in {
+        "ConnectionError", "ConnectTimeout", "ReadTimeout", "MaxRetryError",
+    }:
+        return ChainError(
+            f"{label}: the RPC endpoint is unreachable during {what} ({_brief(e)}); the "
+            "transaction was not confirmed and your proof bundle on disk is unchanged: retry "
+            "when the node is back."
+        )
+    return ChainError(f"{label}: {what} failed: {_brief(e)}")
 
 
 def connect(rpc_url: str | None = None, *, key_env: str = DEFAULT_KEY_ENV) -> Chain:

@@ -49,11 +49,16 @@ def build_verifier(
 
     def build(tmp: Path) -> dict[str, object]:
         sol = tmp / "Verifier.sol"
-        src = _ezkl.create_evm_verifier(
-            Path(keys.vk_path), Path(keys.circuit.settings_path), sol, tmp / "abi.json",
-            Path(keys.srs_path),
-        )
-        (tmp / "abi.json").unlink(missing_ok=True)
+        generated = Path(keys.dir) / "Verifier.sol"  # made with the keys (see setup)
+        if generated.is_file():
+            src = generated.read_text()
+            sol.write_text(src)
+        else:
+            src = _ezkl.create_evm_verifier(
+                Path(keys.vk_path), Path(keys.circuit.settings_path), sol, tmp / "abi.json",
+                Path(keys.srs_path),
+            )
+            (tmp / "abi.json").unlink(missing_ok=True)
         out = _solc.compile_standard({"Verifier.sol": src})
         name, art = next(iter(out["contracts"]["Verifier.sol"].items()))
         (tmp / "compiled.json").write_text(json.dumps({

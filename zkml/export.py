@@ -16,7 +16,7 @@ from ._utils import atomic_write_bytes, sha256_bytes
 from .artifacts import ExportedModel
 from .errors import ExportError, InputError, UnsupportedOpError
 
-__all__ = ["export", "check_onnx", "SUPPORTED_OPS", "run_onnx"]
+__all__ = ["export", "load_onnx", "check_onnx", "SUPPORTED_OPS", "run_onnx"]
 
 #: ONNX operators ezkl 23 compiles (from its tract-based graph loader). Anything else is
 #: reported by name before compilation, where ezkl would fail late and obscurely.
@@ -120,11 +120,49 @@ def export(
         raise ExportError(
             f"torch could not export the model to ONNX: {str(e).splitlines()[0][:200]}"
         ) from e
-    data = buf.getvalue()
-    graph = check_onnx(data, source=name or str(path))
-    reference = run_onnx(data, x.numpy())
     path = Path(path)
+    data = buf.getvalue()
+    exported = _describe(data, x.numpy(), path, name)
     atomic_write_bytes(path, data)
+    return exported
+
+
+def load_onnx(path: str | Path, example_input: Any, *, name: str | None = None) -> ExportedModel:
+    """Use an existing ONNX file (exported elsewhere) as the first pipeline artifact.
+
+    Args:
+        path: the ``.onnx`` file; it is checked, not copied (compile re-checks its sha256).
+        example_input: one input of the shape the model takes, batch dimension included.
+        name: a label for reports; defaults to the file stem.
+
+    Raises:
+        ExportError: the file is missing, not ONNX, or fails onnx.checker.
+        UnsupportedOpError: the graph uses operators ezkl cannot compile.
+        InputError: the example input is not finite numbers or does not fit the graph.
+
+    Example:
+        >>> exported = zkml.load_onnx("model.onnx", np.zeros((1, 30)))
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ExportError(f"{path}: cannot read the ONNX file ({e.strerror}).") from e
+    x = np.asarray(example_input, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise InputError("example_input contains NaN or infinity; give finite numbers.")
+    return _describe(data, x, path, name)
+
+
+def _describe(data: bytes, x: np.ndarray, path: Path, name: str | None) -> ExportedModel:
+    graph = check_onnx(data, source=name or str(path))
+    try:
+        reference = run_onnx(data, x)
+    except Exception as e:  # onnxruntime raises its own types for shape/type mismatches
+        raise InputError(
+            f"the example input {tuple(x.shape)} does not fit the graph's input: "
+            f"{str(e).splitlines()[0][:200]}"
+        ) from e
     return ExportedModel(
         name=name or path.stem,
         onnx_path=str(path.resolve()),
@@ -132,6 +170,6 @@ def export(
         input_shape=list(x.shape),
         output_shape=_shape(graph.graph.output[0]),
         ops=sorted({n.op_type for n in graph.graph.node}),
-        example_input=[float(v) for v in x.flatten()],
+        example_input=[float(v) for v in x.reshape(-1)],
         reference_output=[float(v) for v in reference.flatten()],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import _ezkl, cache
@@ -12,6 +13,8 @@ from .errors import ArtifactError, SrsError
 from .srs import SrsFile, resolve_srs
 
 __all__ = ["setup", "keys_for_model"]
+
+_PROOF_LEN = re.compile(r"eq\(0x([0-9a-fA-F]+), proof\.length\)")
 
 
 def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool = True) -> Keys:
@@ -39,11 +42,22 @@ def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool =
             f"the SRS is for logrows {srs.logrows} but the circuit needs {circuit.logrows}."
         )
     compiled_sha = sha256_file(circuit.compiled_path)
-    key = digest_of("keys/1", circuit.digest, compiled_sha, srs.sha256, _ezkl.EZKL_VERSION)
+    key = digest_of("keys/2", circuit.digest, compiled_sha, srs.sha256, _ezkl.EZKL_VERSION)
 
     def build(tmp: Path) -> dict[str, object]:
         _ezkl.setup(Path(circuit.compiled_path), tmp / "vk.key", tmp / "pk.key", srs.path)
-        return {"model_id": sha256_file(tmp / "vk.key")}
+        # The Solidity verifier pins the exact proof length; ezkl's own verifier ignores
+        # trailing bytes. Generating it here gives local verification the same strictness.
+        src = _ezkl.create_evm_verifier(
+            tmp / "vk.key", Path(circuit.settings_path), tmp / "Verifier.sol",
+            tmp / "abi.json", srs.path,
+        )
+        (tmp / "abi.json").unlink(missing_ok=True)
+        m = _PROOF_LEN.search(src)
+        return {
+            "model_id": sha256_file(tmp / "vk.key"),
+            "proof_length": int(m.group(1), 16) if m else None,
+        }
 
     with step(f"Generating keys (logrows {circuit.logrows})", "setup"):
         entry = cache.get_or_build("keys", key, build)
@@ -56,6 +70,7 @@ def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool =
         srs_sha256=srs.sha256,
         srs_source=srs.source,
         model_id=str(entry.meta["model_id"]),
+        proof_length=entry.meta.get("proof_length"),  # type: ignore[arg-type]
         cache_hit=entry.hit,
     )
     # Index by model id so a bundle alone is enough to find its keys later.

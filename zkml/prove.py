@@ -93,6 +93,9 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
     """
     x = check_input(keys, value)
     c = keys.circuit
+    cache.ensure_intact(c.dir, "compiled circuit files")
+    cache.ensure_intact(keys.dir, "proving/verifying keys")
+    cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
     if sha256_file(keys.vk_path) != keys.model_id:
         raise ProveError(f"{keys.vk_path} does not match model id {keys.model_id[:16]}...; "
                          "run setup again.")

@@ -87,9 +87,15 @@ def verify(bundle: ProofBundle | str | Path, keys: Keys | None = None) -> bool:
     instances = parse_instances(bundle)
     keys = keys or keys_for_model(bundle.model_id)
     c = keys.circuit
+    # A corrupt verifying key must be an error, not a silent "invalid proof".
+    cache.ensure_intact(keys.dir, "proving/verifying keys")
+    cache.ensure_intact(c.dir, "compiled circuit files")
+    cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
     if bundle.model_id != keys.model_id or bundle.settings_digest != c.settings_digest:
         return False
-    if not proof or any(v >= FIELD_MODULUS for v in instances):
+    if not proof or (keys.proof_length is not None and len(proof) != keys.proof_length):
+        return False  # a proof of another length is malformed for this circuit
+    if any(v >= FIELD_MODULUS for v in instances):
         return False  # never reduce modulo p: an aliased instance is a different statement
     n_out = math.prod(c.exported.output_shape)
     if bundle.output_instance_offset != len(instances) - n_out or n_out > len(instances):

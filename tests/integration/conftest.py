@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +12,9 @@ import pytest
 import circuits
 import zkml
 from circuits import ZooModel
-from zkml._solc import node_bin
+from zkml.devnode import ANVIL_DEV_KEY, Anvil
 
-ANVIL_KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+__all__ = ["Anvil", "Pipeline", "build_pipeline", "tiny_zoo"]
 
 
 @dataclass
@@ -77,47 +74,11 @@ def embedded_deployment(embedded: zkml.Chain, verifier: zkml.VerifierContract
     return zkml.deploy_verifier(embedded, verifier)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Anvil:
-    """An anvil node from node_modules, on 127.0.0.1, stopped when the test ends."""
-
-    def __init__(self) -> None:
-        binary = node_bin("anvil", "@foundry-rs/anvil")
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [str(binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent",
-             "--code-size-limit", "100000", "--gas-limit", "30000000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("anvil did not start within 30 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture
 def anvil() -> Iterator[Anvil]:
     node = Anvil()
     old = os.environ.get("ZKML_PRIVATE_KEY")
-    os.environ["ZKML_PRIVATE_KEY"] = ANVIL_KEY0  # the key comes from the environment only
+    os.environ["ZKML_PRIVATE_KEY"] = ANVIL_DEV_KEY  # the key comes from the environment only
     try:
         yield node
     finally:
