@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from zkml.artifacts import Keys
 from zkml.circuit import CompileConfig
 
-__all__ = ["ZooModel", "ZOO", "build"]
+__all__ = ["ZooModel", "ZOO", "build", "prepare"]
 
 
 @dataclass
@@ -52,3 +54,16 @@ def build(name: str) -> ZooModel:
     if name not in builders:
         raise KeyError(f"unknown zoo model {name!r}; choose one of: {', '.join(builders)}")
     return builders[name]()
+
+
+def prepare(name: str, workdir: str | Path, *, preset: str | None = None,
+            config: CompileConfig | None = None) -> tuple[ZooModel, Keys]:
+    """Build, export, compile and set up a zoo model (cached); for benchmarks and examples."""
+    import zkml
+
+    zoo = build(name)
+    exported = zkml.export(zoo.model, zoo.example_input, Path(workdir) / f"{name}.onnx",
+                           name=name)
+    circuit = zkml.compile_model(exported, zoo.calibration, preset=preset or zoo.preset,
+                                 config=config or zoo.config)
+    return zoo, zkml.setup(circuit)

@@ -24,6 +24,7 @@ from .artifacts import (
     load_artifact,
     save_artifact,
 )
+from .batch import BatchResult, prove_batch
 from .chain import Chain, OnchainResult, connect, deploy_verifier, verify_onchain
 from .circuit import CompileConfig, compile_model
 from .contract import build_verifier
@@ -46,6 +47,8 @@ __all__ = [
     "PRESETS",
     "setup",
     "prove",
+    "prove_batch",
+    "BatchResult",
     "verify",
     "load_bundle",
     "build_verifier",

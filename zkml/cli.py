@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -321,6 +322,89 @@ def verify_onchain_cmd(
           (f"[green]accepted[/green] on chain {dep.chain_id} (verify gas {res.gas_used:,})"
            if res.valid else "[red]REJECTED[/red] by the verifier contract"))
     raise typer.Exit(0 if res.valid else 1)
+
+
+@app.command("prove-batch")
+def prove_batch_cmd(
+    dir: DirOpt,
+    inputs: Annotated[Path, typer.Argument(help="A .jsonl or .npy file, or a directory of "
+                                           ".json/.npy inputs.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Bundles + manifest.json.")]
+    = Path("build/batch"),
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a "
+                                                "local one).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Concurrent proofs (default: CPUs).")]
+    = None,
+    max_memory: Annotated[float | None, typer.Option(help="GB all concurrent proofs may use.")]
+    = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Verify every bundle.")] = False,
+    submit: Annotated[bool, typer.Option("--submit", help="Record the bundles in the registry "
+                                         "(needs --rpc-url and `zkml registry register`).")]
+    = False,
+    rpc_url: RpcOpt = None,
+    key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    registry: Annotated[Path, typer.Option(help="Registry deployment JSON (with --submit).")]
+    = Path("build/registry.json"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove many inputs (one bundle each, plus a manifest); resumable. Exit code 1 if any
+    input failed."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .batch import prove_batch
+
+    _setup_cli()
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter("backend must be local or ray")
+    cols = (TextColumn("proving"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn())
+    try:
+        keys = load_artifact(Keys, dir / "keys.json")
+        with Progress(*cols, console=err, transient=as_json) as bar:
+            task = bar.add_task("prove", total=None, rate="")
+            t0 = time.perf_counter()
+
+            def on_result(entry: Any, done: int, total: int) -> None:
+                rate = 60 * done / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=done, total=total, rate=f"{rate:.1f} proofs/min")
+                if entry.status == "error":
+                    bar.console.print(f"[red]✗[/red] {entry.input_id}: {entry.error_type}: "
+                                      f"{entry.error}", markup=True, highlight=False)
+
+            res = prove_batch(keys, inputs, out_dir, backend=backend,  # type: ignore[arg-type]
+                              address=address, workers=workers,
+                              max_memory=int(max_memory * 1e9) if max_memory else None,
+                              verify=verify, on_result=on_result)
+        submitted: dict[str, str] = {}
+        if submit:
+            from .artifacts import ModelRegistration, RegistryDeployment
+            from .cli_registry import _chain
+            from .registry import submit_batch
+
+            reg_model = load_artifact(ModelRegistration, dir / "registration.json")
+            submitted = submit_batch(_chain(rpc_url, key_env),
+                                     load_artifact(RegistryDeployment, registry),
+                                     reg_model.onchain_model_id, res.manifest_path)
+    except ZkmlError as e:
+        raise _fail(e) from e
+    summary = {"proved": res.proved, "skipped": res.skipped, "failed": res.failed,
+               "workers": res.workers, "elapsed_s": round(res.elapsed, 2),
+               "proofs_per_minute": round(res.throughput_per_minute, 2),
+               "manifest": str(res.manifest_path), "submitted": submitted}
+    _emit(summary, as_json, f"proved {res.proved}, skipped {res.skipped} (already done), "
+          f"failed {res.failed} with {res.workers} worker(s) in {res.elapsed:.1f}s "
+          f"({res.throughput_per_minute:.1f} proofs/min)\n  manifest: {res.manifest_path}"
+          + (f"\n  registry: {len(submitted)} submitted" if submit else ""))
+    raise typer.Exit(1 if res.failed else 0)
 
 
 @app.command("demo")

@@ -47,6 +47,7 @@ __all__ = [
     "check_bundle",
     "inference_id",
     "retire_model",
+    "submit_batch",
     "transfer_model",
     "SubmitReceipt",
     "BundleCheck",
@@ -364,3 +365,32 @@ def check_bundle(chain: Chain, registry: RegistryDeployment, registration: Model
     return BundleCheck(record is not None, same_model and record is not None and
                        record.onchain_model_id == registration.onchain_model_id,
                        same_instances, proof_valid, record)
+
+
+def submit_batch(chain: Chain, registry: RegistryDeployment, onchain_model_id: str,
+                 manifest_path: str | Path) -> dict[str, str]:
+    """Record every proven bundle of a batch manifest in the registry (skipping those already
+    recorded), writing each inference id back into the manifest. Returns {input id: status}.
+    """
+    from ._utils import atomic_write_json
+    from .verify import load_bundle
+
+    path = Path(manifest_path)
+    manifest = json.loads(path.read_text())
+    statuses: dict[str, str] = {}
+    for entry in manifest["entries"]:
+        if entry["status"] not in ("ok", "skipped") or entry.get("inference_id"):
+            continue
+        bundle = load_bundle(entry["bundle"])
+        try:
+            receipt = submit_inference(chain, registry, onchain_model_id, bundle)
+            entry["inference_id"] = receipt.inference_id
+            statuses[entry["input_id"]] = "recorded"
+        except RegistryError as e:
+            if e.reason != "replay":
+                statuses[entry["input_id"]] = f"rejected: {e.reason}"
+                continue
+            entry["inference_id"] = inference_id(onchain_model_id, parse_instances(bundle))
+            statuses[entry["input_id"]] = "already recorded"
+        atomic_write_json(path, manifest)  # progress survives a crash mid-batch
+    return statuses

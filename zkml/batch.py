@@ -1,0 +1,380 @@
+"""Batch proving: many inputs -> one proof bundle each, plus a manifest; local pool or Ray.
+
+The manifest (``manifest.json`` in the output directory) is rewritten atomically after every
+result, so a crash loses nothing proven. A re-run skips inputs whose bundle exists and
+verifies. A bad input is recorded with its error and does not stop the batch; a worker that
+dies has its input retried (Ray's task retries; the local pool is rebuilt).
+
+This is the only module that imports ray (lazily: the ``[distributed]`` extra).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ._utils import atomic_write_bytes, atomic_write_json, sha256_file
+from .artifacts import Keys, ProofBundle, save_artifact
+from .errors import InputError, ZkmlError, ZkmlValueError
+
+__all__ = ["prove_batch", "read_inputs", "BatchResult", "ManifestEntry", "estimate_proof_memory"]
+
+Backend = Literal["local", "ray"]
+MANIFEST = "manifest.json"
+MAX_ATTEMPTS = 3
+
+
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_id: str
+    status: Literal["ok", "error", "skipped"]
+    bundle: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    attempts: int = 0
+    prove_seconds: float | None = None
+    verified: bool | None = None
+    inference_id: str | None = None
+
+
+@dataclass
+class BatchResult:
+    manifest_path: Path
+    entries: dict[str, ManifestEntry]
+    elapsed: float
+    workers: int
+    proved: int = 0
+    skipped: int = 0
+    failed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def throughput_per_minute(self) -> float:
+        return 60.0 * self.proved / self.elapsed if self.elapsed > 0 else 0.0
+
+
+# Inputs -----------------------------------------------------------------------------------
+
+def read_inputs(source: str | Path) -> list[tuple[str, Any]]:
+    """Read a batch: a .jsonl file (a list, or {"id": ..., "input": ...} per line), an .npy
+    array (one input per row), or a directory of .json / .npy files (id = file stem).
+
+    Raises:
+        InputError: the source is missing or unreadable.
+    """
+    src = Path(source)
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.suffix in {".json", ".npy"})
+        if not files:
+            raise InputError(f"{src}: no .json or .npy input files in this directory.")
+        return [(p.stem, str(p)) for p in files]
+    if not src.is_file():
+        raise InputError(f"{src}: no such file or directory.")
+    if src.suffix == ".npy":
+        try:
+            arr = np.load(src, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{src}: not a readable .npy array ({e}).") from e
+        return [(f"row-{i:05d}", arr[i]) for i in range(len(arr))]
+    out: list[tuple[str, Any]] = []
+    for n, line in enumerate(src.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            out.append((f"line-{n:05d}", line))  # recorded as a failed input, not fatal
+            continue
+        if isinstance(item, dict) and "input" in item:
+            out.append((str(item.get("id", f"line-{n:05d}")), item["input"]))
+        else:
+            out.append((f"line-{n:05d}", item))
+    ids = [i for i, _ in out]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{src}: input ids are not unique.")
+    return out
+
+
+def estimate_proof_memory(keys: Keys) -> int:
+    """Peak bytes of one proof, from the proving-key size (measured: ~2.4x pk + 0.3 GB)."""
+    return int(0.3e9 + 2.5 * os.path.getsize(keys.pk_path))
+
+
+# Work units --------------------------------------------------------------------------------
+
+def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[str, Any]:
+    """Prove one input; never raises for a bad input (the error goes into the result)."""
+    import warnings
+
+    from .prove import prove
+    from .verify import verify as verify_bundle
+
+    warnings.simplefilter("ignore")
+    keys = Keys.model_validate_json(keys_json)
+    t0 = time.perf_counter()
+    try:
+        bundle = prove(keys, value)
+    except ZkmlError as e:
+        return {"input_id": input_id, "error": str(e), "error_type": type(e).__name__}
+    result = {"input_id": input_id, "bundle": bundle.model_dump_json(),
+              "prove_seconds": time.perf_counter() - t0}
+    if verify:
+        result["verified"] = verify_bundle(bundle, keys)
+    return result
+
+
+def _limit_threads(threads: int) -> None:
+    """ezkl proves with a rayon pool as wide as the machine; concurrent provers would fight
+    over the cores, so each worker gets its share (read when the pool first starts)."""
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+
+
+def _local(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool
+           ) -> Iterator[dict[str, Any]]:
+    """A bounded process pool; a pool broken by a dead worker is rebuilt and the lost inputs
+    are retried (up to MAX_ATTEMPTS each)."""
+    keys_json = keys.model_dump_json()
+    attempts: dict[str, int] = {}
+    pending = list(todo)
+    while pending:
+        retry: list[tuple[str, Any]] = []
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                    initializer=_limit_threads, initargs=(threads,)) as pool:
+            futures = {pool.submit(_prove_one, keys_json, i, v, verify): (i, v)
+                       for i, v in pending}
+            for fut in cf.as_completed(futures):
+                i, v = futures[fut]
+                attempts[i] = attempts.get(i, 0) + 1
+                try:
+                    res = fut.result()
+                except cf.process.BrokenProcessPool:
+                    if attempts[i] < MAX_ATTEMPTS:
+                        retry.append((i, v))
+                        continue
+                    res = {"input_id": i, "error": "the worker proving this input died "
+                           f"{attempts[i]} times", "error_type": "WorkerDied"}
+                res["attempts"] = attempts[i]
+                yield res
+        pending = retry
+
+
+def _ray(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool,
+         address: str | None) -> Iterator[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError as e:
+        raise ZkmlValueError("the ray backend needs the [distributed] extra: pip install "
+                             "'zkml[distributed]'.") from e
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        # Circuit, keys and SRS go into the object store once; each node materialises them
+        # once, under a content-addressed directory (see _node_keys).
+        files = {name: Path(p).read_bytes() for name, p in _key_files(keys).items()}
+        digest = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
+        files_ref = ray.put(files)
+        # One core per task, and ezkl's rayon pool sized to match (see _limit_threads).
+        task = ray.remote(num_cpus=1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=False,
+                          runtime_env={"env_vars": {"RAYON_NUM_THREADS": "1"}})(_ray_prove)
+        keys_json = keys.model_dump_json()
+        inflight: dict[Any, str] = {}
+        queue = list(todo)
+        while queue or inflight:
+            while queue and len(inflight) < workers:
+                i, v = queue.pop(0)
+                ref = task.remote(files_ref, digest, keys_json, i, _portable(v), verify)
+                inflight[ref] = i
+            done, _ = ray.wait(list(inflight), num_returns=1)
+            for ref in done:
+                i = inflight.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - a task lost after all its retries
+                    res = {"input_id": i, "error": f"worker failed: {str(e)[:200]}",
+                           "error_type": "WorkerDied"}
+                yield res
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _portable(v: Any) -> Any:
+    return v.tolist() if isinstance(v, np.ndarray) else v
+
+
+def _key_files(keys: Keys) -> dict[str, str]:
+    c = keys.circuit
+    return {"pk.key": keys.pk_path, "vk.key": keys.vk_path, "model.compiled": c.compiled_path,
+            "settings.json": c.settings_path, "kzg.srs": keys.srs_path}
+
+
+def _node_keys(files: dict[str, bytes], digest: str, keys_json: str) -> Keys:
+    """This node's copy of the keys: written once per node, reused by every task on it."""
+    from filelock import FileLock
+
+    from . import cache
+
+    root = Path(os.environ.get("ZKML_RAY_NODE_DIR", "/tmp/zkml-ray")) / digest
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if not (root / "done").exists():
+            root.mkdir(exist_ok=True)
+            for name, data in files.items():
+                atomic_write_bytes(root / name, data)
+            # a cache manifest, so prove()'s integrity checks accept this copy
+            atomic_write_json(root / cache.MANIFEST, {
+                "files": {name: sha256_file(root / name) for name in files}, "meta": {}})
+            (root / "done").write_text("ok")
+    keys = Keys.model_validate_json(keys_json)
+    circuit = keys.circuit.model_copy(update={
+        "dir": str(root), "settings_path": str(root / "settings.json"),
+        "compiled_path": str(root / "model.compiled")})
+    return keys.model_copy(update={
+        "circuit": circuit, "dir": str(root), "pk_path": str(root / "pk.key"),
+        "vk_path": str(root / "vk.key"), "srs_path": str(root / "kzg.srs")})
+
+
+def _ray_prove(files: dict[str, bytes], digest: str, keys_json: str, input_id: str,
+               value: Any, verify: bool) -> dict[str, Any]:
+    keys = _node_keys(files, digest, keys_json)
+    return _prove_one(keys.model_dump_json(), input_id, value, verify)
+
+
+# The batch ---------------------------------------------------------------------------------
+
+def _load_manifest(path: Path) -> dict[str, ManifestEntry]:
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {e["input_id"]: ManifestEntry.model_validate(e) for e in raw["entries"]}
+    except (ValueError, KeyError, TypeError):
+        return {}  # an unreadable manifest only costs re-checking the bundles
+
+
+def _bundle_ok(out: Path, input_id: str, keys: Keys) -> bool:
+    from .verify import load_bundle, verify
+
+    p = out / f"{input_id}.bundle.json"
+    if not p.exists():
+        return False
+    try:
+        return verify(load_bundle(p), keys)
+    except ZkmlError:
+        return False
+
+
+def prove_batch(
+    keys: Keys,
+    inputs: str | Path | list[tuple[str, Any]],
+    out_dir: str | Path,
+    *,
+    backend: Backend = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    max_memory: int | None = None,
+    verify: bool = False,
+    on_result: Callable[[ManifestEntry, int, int], None] | None = None,
+) -> BatchResult:
+    """Prove every input of a batch, one bundle each, with a manifest; resumable.
+
+    Args:
+        keys: the model's keys.
+        inputs: a .jsonl / .npy file, a directory of inputs, or ``[(id, value), ...]``.
+        out_dir: where ``<id>.bundle.json`` files and ``manifest.json`` go.
+        backend: ``"local"`` (a bounded process pool) or ``"ray"``.
+        address: a Ray cluster address to join; by default a local Ray cluster is started.
+        workers: concurrent proofs; default: the CPU count.
+        max_memory: bytes the concurrent proofs may use together; caps ``workers`` by the
+            per-proof estimate (:func:`estimate_proof_memory`).
+        verify: verify every bundle after proving.
+        on_result: called after each input with (entry, done, total), e.g. for progress.
+
+    Returns:
+        A :class:`BatchResult`; the manifest is at ``out_dir/manifest.json``.
+
+    Raises:
+        InputError: the batch source is unreadable.
+        ZkmlValueError: ``max_memory`` is below one proof's estimated peak, or bad backend.
+
+    Example:
+        >>> res = zkml.prove_batch(keys, "patients.jsonl", "build/proofs", backend="ray")
+    """
+    if backend not in ("local", "ray"):
+        raise ZkmlValueError(f"backend must be 'local' or 'ray', not {backend!r}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = read_inputs(inputs) if isinstance(inputs, (str, Path)) else list(inputs)
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    per_proof = estimate_proof_memory(keys)
+    if max_memory is not None:
+        if max_memory < per_proof:
+            raise ZkmlValueError(
+                f"max_memory {max_memory / 1e9:.2f} GB is below one proof's estimated peak "
+                f"{per_proof / 1e9:.2f} GB; raise it."
+            )
+        n_workers = min(n_workers, max_memory // per_proof)
+    manifest_path = out / MANIFEST
+    entries = _load_manifest(manifest_path)
+    t0 = time.perf_counter()
+    todo, done_count = [], 0
+    for input_id, value in items:
+        prev = entries.get(input_id)
+        if prev and prev.status in ("ok", "skipped") and _bundle_ok(out, input_id, keys):
+            entries[input_id] = prev.model_copy(update={"status": "skipped"})
+            done_count += 1
+        else:
+            todo.append((input_id, value))
+    skipped = done_count
+
+    def write_manifest() -> None:
+        atomic_write_json(manifest_path, {
+            "model_id": keys.model_id,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "total": len(items),
+            "entries": [entries[i].model_dump() for i, _ in items if i in entries],
+        })
+
+    write_manifest()
+    stream = (_ray(keys, todo, n_workers, verify, address) if backend == "ray"
+              else _local(keys, todo, n_workers, verify))
+    proved = failed = 0
+    for res in stream:
+        i = res["input_id"]
+        if "bundle" in res:
+            bundle = ProofBundle.model_validate_json(res["bundle"])
+            path = save_artifact(bundle, out / f"{i}.bundle.json")
+            entry = ManifestEntry(input_id=i, status="ok", bundle=str(path),
+                                  attempts=res.get("attempts", 1),
+                                  prove_seconds=res.get("prove_seconds"),
+                                  verified=res.get("verified"))
+            proved += 1
+        else:
+            entry = ManifestEntry(input_id=i, status="error", error=res["error"],
+                                  error_type=res.get("error_type"),
+                                  attempts=res.get("attempts", 1))
+            failed += 1
+        entries[i] = entry
+        write_manifest()
+        done_count += 1
+        if on_result:
+            on_result(entry, done_count, len(items))
+    return BatchResult(manifest_path, entries, time.perf_counter() - t0, n_workers,
+                       proved=proved, skipped=skipped, failed=failed)
