@@ -16,7 +16,7 @@ import torch
 from zkml.artifacts import Keys
 from zkml.circuit import CompileConfig
 
-__all__ = ["ZooModel", "ZOO", "build", "prepare"]
+__all__ = ["ZooModel", "ZOO", "BIG", "build", "prepare"]
 
 
 @dataclass
@@ -40,12 +40,22 @@ class ZooModel:
 
 
 def _builders() -> dict[str, Callable[[], ZooModel]]:
-    from . import breast_cancer, tiny_mlp
+    from . import attention, breast_cancer, digits, tiny_mlp
 
-    return {"tiny-mlp": tiny_mlp.build, "breast-cancer": breast_cancer.build}
+    return {
+        "tiny-mlp": tiny_mlp.build,
+        "breast-cancer": breast_cancer.build,
+        "digits-cnn": digits.digits_cnn,
+        "dense-784": digits.dense_784,
+        "attention": attention.build,
+        "lenet5": digits.lenet5,
+    }
 
 
-ZOO: tuple[str, ...] = ("tiny-mlp", "breast-cancer")
+ZOO: tuple[str, ...] = ("tiny-mlp", "breast-cancer", "digits-cnn", "dense-784", "attention",
+                        "lenet5")
+#: Models too big for CI tests (benchmarks only).
+BIG: frozenset[str] = frozenset({"lenet5"})
 
 
 def build(name: str) -> ZooModel:

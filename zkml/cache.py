@@ -22,7 +22,8 @@ from ._utils import atomic_write_json, sha256_file
 from .errors import ArtifactError
 
 __all__ = [
-    "cache_root", "CacheEntry", "get_or_build", "lookup", "ensure_intact", "ensure_file_hash"
+    "cache_root", "CacheEntry", "get_or_build", "lookup", "ensure_intact", "ensure_file_hash",
+    "private_workdir",
 ]
 
 MANIFEST = "manifest.json"
@@ -149,3 +150,30 @@ def ensure_file_hash(path: str | Path, sha256: str, what: str) -> None:
             "setup again."
         )
     _intact.add(stamp)
+
+
+def private_workdir(kind: str) -> Path:
+    """A fresh scratch directory for private intermediates (witness, inputs), named by pid.
+
+    Scratch dirs of processes that died (e.g. SIGKILL mid-proof) are removed here, so a
+    witness never outlives the process that made it for longer than the next run.
+    """
+    root = cache_root()
+    for stale in root.glob("scratch-*"):
+        try:
+            pid = int(stale.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"scratch-{os.getpid()}-{kind}-", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

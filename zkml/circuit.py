@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .errors import CompileError, InputError
 from .export import run_onnx
 from .presets import get_preset, visibility_for
 
-__all__ = ["CompileConfig", "compile_model", "as_samples"]
+__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate"]
 
 
 class CompileConfig(BaseModel):
@@ -202,10 +203,11 @@ def _calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
 
 
 def _quantization(
-    tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, settings: dict[str, Any]
+    tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, settings: dict[str, Any],
+    limit: int = 8,
 ) -> QuantizationReport:
     """Run the compiled circuit's witness on a spread of calibration samples vs onnxruntime."""
-    idx = np.unique(np.linspace(0, len(samples) - 1, num=min(8, len(samples))).astype(int))
+    idx = np.unique(np.linspace(0, len(samples) - 1, num=min(limit, len(samples))).astype(int))
     # The extremes matter most: a sample whose witness overflows the range checks would fail.
     extra = {int(np.argmin(samples.reshape(len(samples), -1).min(axis=1))),
              int(np.argmax(samples.reshape(len(samples), -1).max(axis=1)))}
@@ -237,3 +239,20 @@ def _quantization(
         output_range=float(hi_out - lo_out),
         argmax_agreement=agree / len(chosen),
     )
+
+
+def evaluate(circuit: Circuit, samples: Any) -> QuantizationReport:
+    """Compare the circuit's fixed-point outputs with the float model on ``samples``.
+
+    Raises:
+        CompileError: a sample does not fit the circuit's ranges.
+    """
+    arr = as_samples(samples, circuit.exported.input_shape)
+    onnx_bytes = Path(circuit.exported.onnx_path).read_bytes()
+    settings = json.loads(Path(circuit.settings_path).read_text())
+    work = cache.private_workdir("eval")
+    try:
+        return _quantization(work, Path(circuit.compiled_path), onnx_bytes, arr, settings,
+                             limit=len(arr))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

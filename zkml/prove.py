@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,7 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
     if sha256_file(keys.vk_path) != keys.model_id:
         raise ProveError(f"{keys.vk_path} does not match model id {keys.model_id[:16]}...; "
                          "run setup again.")
-    work = Path(tempfile.mkdtemp(prefix="prove-", dir=cache.cache_root()))
+    work = cache.private_workdir("prove")
     try:
         data = work / "input.json"
         atomic_write_json(data, {"input_data": [x.reshape(-1).tolist()]}, indent=None)

@@ -11,7 +11,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -107,7 +106,7 @@ def verify(bundle: ProofBundle | str | Path, keys: Keys | None = None) -> bool:
         for a, b in zip(claimed, bundle.outputs, strict=True)
     ):
         return False
-    work = Path(tempfile.mkdtemp(prefix="verify-", dir=cache.cache_root()))
+    work = cache.private_workdir("verify")
     try:
         pf = work / "proof.json"
         atomic_write_json(

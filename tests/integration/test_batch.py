@@ -72,6 +72,11 @@ def test_local_pool_survives_a_killed_worker_and_resumes(tiny: Pipeline, tmp_pat
     assert all(e["verified"] for i, e in entries.items() if i != "bad-range")
     again = zkml.prove_batch(tiny.keys, items, tmp_path, workers=2)
     assert again.skipped == 10 and again.proved == 0 and again.failed == 1
+    # the killed worker's scratch dir (its witness) is gone once anything runs again
+    from zkml import cache
+
+    assert not [d for d in cache.cache_root().glob("scratch-*")
+                if int(d.name.split("-")[1]) in killed]
 
 
 def test_memory_budget_caps_workers(tiny: Pipeline, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_bad_input_gets_typed_error(tiny: Pipeline, value: object, error: type, 
     with pytest.raises(error) as e:
         zkml.prove(tiny.keys, value)
     assert message in str(e.value)
-    assert not list(cache.cache_root().glob("prove-*")), "no partial work left behind"
+    assert not list(cache.cache_root().glob(f"scratch-{os.getpid()}-*")), "no work left behind"
 
 
 def test_input_from_json_file(tiny: Pipeline, tmp_path: Path) -> None:
