@@ -35,6 +35,7 @@ from .keys import setup
 from .presets import PRESETS
 from .prove import prove
 from .srs import dev_srs, import_srs, resolve_srs
+from .tune import AccuracyBound, TuneResult, tune
 from .verify import load_bundle, verify
 from .version import __version__
 
@@ -44,6 +45,9 @@ __all__ = [
     "load_onnx",
     "compile_model",
     "CompileConfig",
+    "tune",
+    "TuneResult",
+    "AccuracyBound",
     "PRESETS",
     "setup",
     "prove",

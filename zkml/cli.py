@@ -45,8 +45,9 @@ from .presets import PRESETS
 
 app = typer.Typer(
     help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
-    "Stages: export -> compile -> srs -> setup -> prove -> verify -> contract -> deploy -> "
-    "verify-onchain -> registry. `zkml demo` runs them all.",
+    "Stages: export -> [tune] -> compile -> srs -> setup -> prove -> verify -> contract -> "
+    "deploy -> verify-onchain -> registry; prove-batch for many inputs. `zkml demo` runs the "
+    "main job end to end.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -92,6 +93,7 @@ def export_cmd(
         with spinner(f"Exporting {zoo.name} to ONNX"):
             exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
         np.save(d / "calibration.npy", zoo.calibration)
+        np.save(d / "eval.npy", zoo.test_inputs[:16])  # held out: the tuner's accuracy check
         save_artifact(exported, d / "exported.json")
         (d / "zoo.json").write_text(json.dumps({"preset": zoo.preset,
                                                 "config": zoo.config.model_dump()}))
@@ -140,6 +142,50 @@ def compile_cmd(
           f"{q.output_range:.4g}), argmax agreement {q.argmax_agreement:.0%} on {q.samples} "
           f"samples\n  input range accepted: [{circuit.input_range[0]:.4g}, "
           f"{circuit.input_range[1]:.4g}]" + ("  (cached)" if circuit.cache_hit else ""))
+
+
+@app.command("tune")
+def tune_cmd(
+    dir: DirOpt,
+    eval_inputs: Annotated[Path | None, typer.Option("--eval", help=".npy of held-out samples "
+                                                     "(default: DIR/eval.npy).")] = None,
+    max_error: Annotated[float, typer.Option(help="Max |circuit - float| as a fraction of the "
+                                             "output range.")] = 0.01,
+    same_argmax: Annotated[bool, typer.Option(help="Require the float model's argmax on every "
+                                              "sample (classifiers).")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search circuit settings for the fastest circuit within the accuracy bound (cached);
+    the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
+    from .circuit import CompileConfig
+    from .tune import AccuracyBound, tune_cached
+
+    _setup_cli()
+    try:
+        exported = load_artifact(ExportedModel, dir / "exported.json")
+        zoo_path = dir / "zoo.json"
+        zoo = json.loads(zoo_path.read_text()) if zoo_path.exists() else {}
+        base = CompileConfig(**zoo.get("config", {}))
+        cfg, report = tune_cached(
+            exported, np.load(dir / "calibration.npy", allow_pickle=False),
+            np.load(eval_inputs or dir / "eval.npy", allow_pickle=False),
+            preset=zoo.get("preset", "private-input"), base=base,
+            bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax))
+        zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
+    except (ZkmlError, OSError, ValueError) as e:
+        if isinstance(e, ZkmlError):
+            raise _fail(e) from e
+        raise _fail(ZkmlError(f"cannot read the tuning inputs: {e}")) from e
+    if as_json:
+        out.print_json(json.dumps(report, default=str))
+        return
+    out.print(report["message"])
+    for c in report["candidates"]:
+        mark = "*" if c == report["chosen"] else " "
+        out.print(f" {mark} decomp {c['decomp']:>8} cols {c['cols']} scales "
+                  f"{c['scales'] or 'auto'!s:>9}  logrows {c['logrows']}  max err "
+                  f"{(c['max_abs_error'] or 0):.3g}  {'ok' if c['accurate'] else 'too coarse'}"
+                  + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else ""), highlight=False)
 
 
 @srs_app.command("import")

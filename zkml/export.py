@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
-import torch
 
 from ._utils import atomic_write_bytes, sha256_bytes
+
+if TYPE_CHECKING:
+    import torch
 from .artifacts import ExportedModel
 from .errors import ExportError, InputError, UnsupportedOpError
 
@@ -99,6 +101,8 @@ def export(
     Example:
         >>> exported = zkml.export(net, torch.zeros(1, 4), "build/net.onnx")
     """
+    import torch  # imported here: proving and verifying never need it
+
     x = torch.as_tensor(np.asarray(example_input, dtype=np.float32))
     if not torch.isfinite(x).all():
         raise InputError("example_input contains NaN or infinity; give finite numbers.")
