@@ -146,8 +146,8 @@ def child_tune(work: Path, quick: bool, big: bool) -> dict[str, Any]:
 
 
 def child_tuned(work: Path) -> dict[str, Any]:
-    """zkml with the tuned settings, in a fresh cache so setup is really measured."""
-    os.environ["ZKML_CACHE_DIR"] = str(work / "tuned-cache")
+    """zkml with the tuned settings: the circuit from the tuner's cache; setup and prove in a
+    fresh process with a fresh key cache (tuned_prove), so they are really measured."""
     warnings.simplefilter("ignore")
     import zkml
     from zkml.circuit import evaluate
@@ -481,11 +481,17 @@ def main() -> None:
         fn = {"default": lambda: child_default(a.work),
               "tune": lambda: child_tune(a.work, a.quick, a.big),
               "tuned": lambda: child_tuned(a.work),
-              "warm": lambda: child_warm(a.work, 2 if a.work.name in BIG_MODELS else 5),
+              "warm": lambda: child_warm(a.work, 1 if a.work.name in BIG_MODELS else 5),
               "default_prove": lambda: child_default_prove(a.work, Path(a.extra[0])),
               "tuned_prove": lambda: child_tuned_prove(a.work, a.extra[0])}
-        print(json.dumps(fn[a.child](), default=str))
-        return
+        import logging
+
+        logging.getLogger("ezkl").setLevel(logging.CRITICAL)
+        print(json.dumps(fn[a.child](), default=str), flush=True)
+        # ezkl's Rust threads may log while Python finalises (a fatal PyGILState error seen
+        # in CI); the result is out, so skip interpreter teardown.
+        sys.stderr.flush()
+        os._exit(0)
     if a.md_from:
         summary = json.loads(a.md_from.read_text())
         write_results_md(summary, os.path.relpath(a.md_from.parent, HERE))
