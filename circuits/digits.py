@@ -84,5 +84,7 @@ def lenet5(seed: int = 0) -> ZooModel:
         torch.nn.Flatten(), torch.nn.Linear(400, 120), torch.nn.ReLU(),
         torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10),
     )
-    return _zoo("lenet5", model, 28, 4, seed, CompileConfig(max_logrows=21),
+    # 16 calibration samples (the all-0 and all-1 corners among them bound every pixel): one
+    # ezkl calibration pass over 64 LeNet samples takes ~6 minutes on 2 cores.
+    return _zoo("lenet5", model, 28, 4, seed, CompileConfig(max_logrows=21, calibration_limit=16),
                 "LeNet-5-style CNN on digits upscaled to 28x28")

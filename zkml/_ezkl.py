@@ -96,7 +96,13 @@ def gen_settings(onnx: Path, settings: Path, run_args: dict[str, Any]) -> None:
 
 
 def calibrate(
-    data: Path, onnx: Path, settings: Path, *, max_logrows: int | None, scales: list[int] | None
+    data: Path,
+    onnx: Path,
+    settings: Path,
+    *,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    lookup_margin: float = 2.0,
 ) -> None:
     with _translate(
         "calibration",
@@ -108,7 +114,7 @@ def calibrate(
             model=str(onnx),
             settings=str(settings),
             target="resources",
-            lookup_safety_margin=2.0,
+            lookup_safety_margin=lookup_margin,
             scales=scales,
             max_logrows=max_logrows,
         )

@@ -71,7 +71,10 @@ def lookup(kind: str, key: str) -> CacheEntry | None:
     """Return the verified entry ``kind/key`` if it exists, else None."""
     path = cache_root() / kind / key
     meta = _check(path)
-    return CacheEntry(path, meta, hit=True) if meta is not None else None
+    if meta is None:
+        return None
+    _remember(path)
+    return CacheEntry(path, meta, hit=True)
 
 
 def get_or_build(
@@ -87,10 +90,12 @@ def get_or_build(
     final = root / key
     meta = _check(final)
     if meta is not None:
+        _remember(final)
         return CacheEntry(final, meta, hit=True)
     with FileLock(str(root / f"{key}.lock")):
         meta = _check(final)  # another process may have built it while we waited
         if meta is not None:
+            _remember(final)
             return CacheEntry(final, meta, hit=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
         try:
@@ -105,6 +110,7 @@ def get_or_build(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    _remember(final)
     return CacheEntry(final, meta, hit=False)
 
 
@@ -121,9 +127,7 @@ def ensure_intact(path: str | Path, what: str) -> None:
         what: what it holds, for the message (e.g. "proving/verifying keys").
     """
     p = Path(path)
-    stamp = tuple(
-        (str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(p.glob("*"))
-    ) if p.is_dir() else ()
+    stamp = _stamps(p)
     if stamp and all(s in _intact for s in stamp):
         return
     if _check(p) is None:
@@ -131,7 +135,19 @@ def ensure_intact(path: str | Path, what: str) -> None:
             f"the {what} in {p} are missing or corrupt (sha256 mismatch with the cache "
             "manifest); run the stage that makes them again (it rebuilds the entry)."
         )
-    _intact.update(stamp)  # type: ignore[arg-type]
+    _intact.update(stamp)
+
+
+def _stamps(p: Path) -> list[tuple[str, int, int]]:
+    if not p.is_dir():
+        return []
+    return [(str(f), st.st_size, st.st_mtime_ns)
+            for f in sorted(p.glob("*")) for st in (f.stat(),)]
+
+
+def _remember(p: Path) -> None:
+    """Mark an entry whose hashes were just checked or written as intact for this process."""
+    _intact.update(_stamps(p))
 
 
 def ensure_file_hash(path: str | Path, sha256: str, what: str) -> None:

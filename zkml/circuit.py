@@ -25,7 +25,7 @@ from .errors import CompileError, InputError
 from .export import run_onnx
 from .presets import get_preset, visibility_for
 
-__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate"]
+__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "estimate_rows"]
 
 
 class CompileConfig(BaseModel):
@@ -43,6 +43,9 @@ class CompileConfig(BaseModel):
     )
     calibration_limit: int = Field(
         64, description="samples ezkl calibrates on (extremes first); all set the input range"
+    )
+    lookup_margin: float = Field(
+        2.0, description="lookup tables span this multiple of the calibrated ranges"
     )
     param_visibility: str | None = None
     allow_unbound_model: bool = False
@@ -71,6 +74,8 @@ def compile_model(
     *,
     preset: str = "private-input",
     config: CompileConfig | None = None,
+    tune: bool = False,
+    eval_inputs: Any = None,
 ) -> Circuit:
     """Calibrate and compile ``exported`` for ``preset``; cached by content.
 
@@ -79,7 +84,12 @@ def compile_model(
         calibration_inputs: representative samples (array-like, several inputs stacked) that
             cover the real input range; inputs outside it are rejected at prove time.
         preset: a privacy preset name (see ``zkml.PRESETS``).
-        config: cost-driving settings; defaults suit small models.
+        config: cost-driving settings; defaults suit small models. With ``tune``, the base
+            the tuner varies (max_logrows, margins, visibility overrides).
+        tune: search the cheapest settings within the default accuracy bound first
+            (:func:`zkml.tune`, cached; minutes on big models) and compile with them.
+        eval_inputs: held-out samples the tuner checks accuracy on; default: 16 of the
+            calibration samples.
 
     Returns:
         The :class:`Circuit` artifact, with logrows, rows and a quantization report.
@@ -91,8 +101,16 @@ def compile_model(
 
     Example:
         >>> circuit = zkml.compile_model(exported, X_train[:64], preset="private-input")
+        >>> fast = zkml.compile_model(exported, X_train, tune=True, eval_inputs=X_test[:16])
     """
     cfg = config or CompileConfig()
+    if tune:
+        from .tune import tune_cached
+
+        cal = as_samples(calibration_inputs, exported.input_shape)
+        held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
+                    if eval_inputs is None else eval_inputs)
+        cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg)
     pre = get_preset(preset)
     vis = visibility_for(
         pre, param_visibility=cfg.param_visibility, allow_unbound_model=cfg.allow_unbound_model
@@ -158,7 +176,12 @@ def _build(
         }
         _ezkl.gen_settings(onnx_path, settings, run_args)
         _ezkl.calibrate(
-            cal, onnx_path, settings, max_logrows=cfg.max_logrows, scales=cfg.scales
+            cal,
+            onnx_path,
+            settings,
+            max_logrows=cfg.max_logrows,
+            scales=cfg.scales,
+            lookup_margin=cfg.lookup_margin,
         )
         _ezkl.normalize_settings(settings)
         compiled = tmp / "model.compiled"
@@ -256,3 +279,34 @@ def evaluate(circuit: Circuit, samples: Any) -> QuantizationReport:
                              limit=len(arr))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+#: Rows halo2 keeps for blinding at the bottom of every column (a lower bound is enough here).
+_RESERVED_ROWS = 8
+
+
+def estimate_rows(
+    exported: ExportedModel, *, preset: str = "private-input", config: CompileConfig | None = None
+) -> tuple[int, int]:
+    """A lower bound on a circuit's (rows, logrows) under ``config``, without calibrating.
+
+    ezkl lays the circuit out once (well under a second even for LeNet-size models, where one
+    calibration takes minutes). Rows depend on decomp base/legs and columns, barely on scales;
+    the layout uses the rebase multiplier with the fewest rows calibration may pick, and the
+    range-check table (``decomp_base`` rows) sets a floor of its own.
+    """
+    cfg = config or CompileConfig()
+    vis = visibility_for(get_preset(preset), param_visibility=cfg.param_visibility,
+                         allow_unbound_model=cfg.allow_unbound_model)
+    work = cache.private_workdir("estimate")
+    try:
+        settings = work / "settings.json"
+        _ezkl.gen_settings(Path(exported.onnx_path), settings, {
+            **vis, "decomp_base": cfg.decomp_base, "decomp_legs": cfg.decomp_legs,
+            "num_inner_cols": cfg.num_inner_cols, "scale_rebase_multiplier": 10,
+            "logrows": min(cfg.max_logrows, 17)})
+        rows = int(json.loads(settings.read_text())["num_rows"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    logrows = int(np.ceil(np.log2(max(rows, cfg.decomp_base) + _RESERVED_ROWS)))
+    return rows, logrows

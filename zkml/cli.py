@@ -33,12 +33,11 @@ from .cli_common import (
     KeyEnvOpt,
     RpcOpt,
     err,
+    handle_errors,
     out,
     spinner,
 )
 from .cli_common import emit as _emit
-from .cli_common import fail as _fail
-from .cli_common import setup_cli as _setup_cli
 from .cli_registry import app as registry_app
 from .errors import ZkmlError
 from .presets import PRESETS
@@ -77,6 +76,7 @@ def _load_zoo(spec: str) -> Any:
 
 
 @app.command("export")
+@handle_errors
 def export_cmd(
     model: Annotated[str, typer.Argument(help="Zoo model (tiny-mlp, breast-cancer) or "
                                          "FILE.py:FUNCTION returning a circuits.ZooModel.")],
@@ -86,25 +86,22 @@ def export_cmd(
     """Export a PyTorch model to ONNX with its float reference; save calibration samples."""
     from .export import export
 
-    _setup_cli()
-    try:
-        zoo = _load_zoo(model)
-        d = dir or Path("build") / zoo.name
-        with spinner(f"Exporting {zoo.name} to ONNX"):
-            exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
-        np.save(d / "calibration.npy", zoo.calibration)
-        np.save(d / "eval.npy", zoo.test_inputs[:16])  # held out: the tuner's accuracy check
-        save_artifact(exported, d / "exported.json")
-        (d / "zoo.json").write_text(json.dumps({"preset": zoo.preset,
-                                                "config": zoo.config.model_dump()}))
-    except ZkmlError as e:
-        raise _fail(e) from e
+    zoo = _load_zoo(model)
+    d = dir or Path("build") / zoo.name
+    with spinner(f"Exporting {zoo.name} to ONNX"):
+        exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
+    np.save(d / "calibration.npy", zoo.calibration)
+    np.save(d / "eval.npy", zoo.test_inputs[:16])  # held out: the tuner's accuracy check
+    save_artifact(exported, d / "exported.json")
+    (d / "zoo.json").write_text(json.dumps({"preset": zoo.preset,
+                                            "config": zoo.config.model_dump()}))
     _emit(exported.model_dump(exclude={"example_input", "reference_output"}), as_json,
           f"exported {exported.name}: ops {', '.join(exported.ops)}, input "
           f"{exported.input_shape} -> output {exported.output_shape}\n  {d}/exported.json")
 
 
 @app.command("compile")
+@handle_errors
 def compile_cmd(
     dir: DirOpt,
     preset: Annotated[str | None, typer.Option(help="Privacy preset: " + "; ".join(
@@ -115,25 +112,27 @@ def compile_cmd(
     allow_unbound_model: Annotated[bool, typer.Option(
         help="Accept param visibility 'private': proofs are then NOT bound to this model."),
     ] = False,
+    tune: Annotated[bool, typer.Option(
+        "--tune", help="Search the fastest settings within the accuracy bound first (as "
+        "`zkml tune`, cached; minutes on big models).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Calibrate and compile the circuit; report logrows, rows and quantization error."""
     from .circuit import CompileConfig, compile_model
 
-    _setup_cli()
-    try:
-        exported = load_artifact(ExportedModel, dir / "exported.json")
-        zoo = json.loads((dir / "zoo.json").read_text()) if (dir / "zoo.json").exists() else {}
-        cfg = dict(zoo.get("config", {}))
-        if param_visibility:
-            cfg["param_visibility"] = param_visibility
-        cfg["allow_unbound_model"] = allow_unbound_model
-        samples = np.load(calibration or dir / "calibration.npy", allow_pickle=False)
-        circuit = compile_model(exported, samples, preset=preset or zoo.get("preset",
-                                "private-input"), config=CompileConfig(**cfg))
-        save_artifact(circuit, dir / "circuit.json")
-    except ZkmlError as e:
-        raise _fail(e) from e
+    exported = load_artifact(ExportedModel, dir / "exported.json")
+    zoo = json.loads((dir / "zoo.json").read_text()) if (dir / "zoo.json").exists() else {}
+    cfg = dict(zoo.get("config", {}))
+    if param_visibility:
+        cfg["param_visibility"] = param_visibility
+    cfg["allow_unbound_model"] = allow_unbound_model
+    samples = np.load(calibration or dir / "calibration.npy", allow_pickle=False)
+    held_out = dir / "eval.npy"
+    circuit = compile_model(
+        exported, samples, preset=preset or zoo.get("preset", "private-input"),
+        config=CompileConfig(**cfg), tune=tune,
+        eval_inputs=np.load(held_out, allow_pickle=False) if held_out.exists() else None)
+    save_artifact(circuit, dir / "circuit.json")
     q = circuit.quantization
     _emit(circuit.model_dump(exclude={"exported"}), as_json,
           f"circuit {circuit.preset}: logrows {circuit.logrows}, rows {circuit.num_rows}, "
@@ -145,6 +144,7 @@ def compile_cmd(
 
 
 @app.command("tune")
+@handle_errors
 def tune_cmd(
     dir: DirOpt,
     eval_inputs: Annotated[Path | None, typer.Option("--eval", help=".npy of held-out samples "
@@ -153,6 +153,8 @@ def tune_cmd(
                                              "output range.")] = 0.01,
     same_argmax: Annotated[bool, typer.Option(help="Require the float model's argmax on every "
                                               "sample (classifiers).")] = True,
+    min_gain: Annotated[float, typer.Option(help="Measured prove-time gain needed to leave "
+                                            "ezkl's defaults (0.1 = 10%).")] = 0.1,
     as_json: JsonOpt = False,
 ) -> None:
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
@@ -160,35 +162,40 @@ def tune_cmd(
     from .circuit import CompileConfig
     from .tune import AccuracyBound, tune_cached
 
-    _setup_cli()
+    exported = load_artifact(ExportedModel, dir / "exported.json")
+    zoo_path = dir / "zoo.json"
     try:
-        exported = load_artifact(ExportedModel, dir / "exported.json")
-        zoo_path = dir / "zoo.json"
         zoo = json.loads(zoo_path.read_text()) if zoo_path.exists() else {}
         base = CompileConfig(**zoo.get("config", {}))
-        cfg, report = tune_cached(
-            exported, np.load(dir / "calibration.npy", allow_pickle=False),
-            np.load(eval_inputs or dir / "eval.npy", allow_pickle=False),
-            preset=zoo.get("preset", "private-input"), base=base,
-            bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax))
-        zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
-    except (ZkmlError, OSError, ValueError) as e:
-        if isinstance(e, ZkmlError):
-            raise _fail(e) from e
-        raise _fail(ZkmlError(f"cannot read the tuning inputs: {e}")) from e
+        samples = np.load(dir / "calibration.npy", allow_pickle=False)
+        held_out = np.load(eval_inputs or dir / "eval.npy", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ZkmlError(f"cannot read the tuning inputs: {e}") from e
+    cfg, report = tune_cached(
+        exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
+        bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),
+        min_gain=min_gain)
+    zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
     if as_json:
         out.print_json(json.dumps(report, default=str))
         return
     out.print(report["message"])
     for c in report["candidates"]:
         mark = "*" if c == report["chosen"] else " "
-        out.print(f" {mark} decomp {c['decomp']:>8} cols {c['cols']} scales "
-                  f"{c['scales'] or 'auto'!s:>9}  logrows {c['logrows']}  max err "
-                  f"{(c['max_abs_error'] or 0):.3g}  {'ok' if c['accurate'] else 'too coarse'}"
-                  + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else ""), highlight=False)
+        head = (f" {mark} decomp {c['decomp']:>8} cols {c['cols']} scales "
+                f"{c['scales'] or 'auto'!s:>9} lookup margin {c['lookup_margin']:g}  ")
+        if c["skipped"] or c["error"]:
+            tail = (f"not calibrated (logrows >= {c['est_logrows']}): {c['skipped']}"
+                    if c["skipped"] else f"failed: {c['error']}")
+        else:
+            tail = (f"logrows {c['logrows']}  max err {(c['max_abs_error'] or 0):.3g}  "
+                    + ("ok" if c["accurate"] else "too coarse")
+                    + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else ""))
+        out.print(head + tail, highlight=False, markup=False)
 
 
 @srs_app.command("import")
+@handle_errors
 def srs_import(
     file: Path,
     logrows: Annotated[int, typer.Option(help="The SRS's logrows (k).")],
@@ -196,37 +203,27 @@ def srs_import(
     """Store a public Powers-of-Tau SRS file after checking its published sha256."""
     from .srs import import_srs
 
-    _setup_cli()
-    try:
-        s = import_srs(file, logrows)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    s = import_srs(file, logrows)
     out.print(f"imported public SRS logrows {s.logrows} (sha256 {s.sha256}) -> {s.path}")
 
 
 @srs_app.command("dev")
+@handle_errors
 def srs_dev(logrows: Annotated[int, typer.Option(help="logrows (k).")]) -> None:
     """Generate (once) a local test SRS. UNSAFE for production: its maker can forge proofs."""
     from .srs import dev_srs
 
-    _setup_cli()
-    try:
-        s = dev_srs(logrows)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    s = dev_srs(logrows)
     out.print(f"development SRS logrows {s.logrows} (UNSAFE for production) -> {s.path}")
 
 
 @srs_app.command("fetch")
+@handle_errors
 def srs_fetch(logrows: Annotated[int, typer.Option(help="logrows (k).")]) -> None:
     """Download the public SRS through ezkl (needs the internet) and check its sha256."""
     from .srs import fetch_srs
 
-    _setup_cli()
-    try:
-        s = fetch_srs(logrows)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    s = fetch_srs(logrows)
     out.print(f"public SRS logrows {s.logrows} -> {s.path}")
 
 
@@ -240,6 +237,7 @@ def srs_list() -> None:
 
 
 @app.command("setup")
+@handle_errors
 def setup_cmd(
     dir: DirOpt,
     dev_srs: Annotated[bool, typer.Option(help="Allow the unsafe development SRS if no public "
@@ -249,18 +247,15 @@ def setup_cmd(
     """Generate (or reuse from the cache) the proving and verifying keys."""
     from .keys import setup
 
-    _setup_cli()
-    try:
-        keys = setup(load_artifact(Circuit, dir / "circuit.json"), allow_dev_srs=dev_srs)
-        save_artifact(keys, dir / "keys.json")
-    except ZkmlError as e:
-        raise _fail(e) from e
+    keys = setup(load_artifact(Circuit, dir / "circuit.json"), allow_dev_srs=dev_srs)
+    save_artifact(keys, dir / "keys.json")
     _emit({"model_id": keys.model_id, "srs": keys.srs_source, "cache_hit": keys.cache_hit},
           as_json, f"model id {keys.model_id}\n  srs: {keys.srs_source}"
           + ("  (cached)" if keys.cache_hit else ""))
 
 
 @app.command("prove")
+@handle_errors
 def prove_cmd(
     dir: DirOpt,
     input: Annotated[Path, typer.Argument(help="Input as .json (list or {'input_data': ...}) "
@@ -272,18 +267,15 @@ def prove_cmd(
     """Prove one inference; write a proof bundle (public: no private values)."""
     from .prove import prove
 
-    _setup_cli()
-    try:
-        bundle = prove(load_artifact(Keys, dir / "keys.json"), input)
-        save_artifact(bundle, output)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    bundle = prove(load_artifact(Keys, dir / "keys.json"), input)
+    save_artifact(bundle, output)
     _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id},
           as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
           f"({len(bundle.proof) // 2 - 1} byte proof)")
 
 
 @app.command("verify")
+@handle_errors
 def verify_cmd(
     bundle: Path,
     keys: Annotated[Path | None, typer.Option(help="keys.json; default: found by model id in "
@@ -293,16 +285,13 @@ def verify_cmd(
     """Verify a proof bundle locally. Exit code 0 valid, 1 invalid, 2 error."""
     from .verify import verify
 
-    _setup_cli()
-    try:
-        ok = verify(bundle, load_artifact(Keys, keys) if keys else None)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    ok = verify(bundle, load_artifact(Keys, keys) if keys else None)
     _emit({"valid": ok}, as_json, "[green]valid[/green]" if ok else "[red]INVALID[/red]")
     raise typer.Exit(0 if ok else 1)
 
 
 @app.command("contract")
+@handle_errors
 def contract_cmd(
     dir: DirOpt,
     out_dir: Annotated[Path, typer.Option(help="Where to copy the generated .sol.")]
@@ -314,36 +303,30 @@ def contract_cmd(
     """Generate the Solidity verifier with ezkl and compile it with the pinned solc-js."""
     from .contract import build_verifier
 
-    _setup_cli()
-    try:
-        c = build_verifier(load_artifact(Keys, dir / "keys.json"), out_dir=out_dir,
-                           allow_oversize=allow_oversize)
-        save_artifact(c, dir / "verifier.json")
-    except ZkmlError as e:
-        raise _fail(e) from e
+    c = build_verifier(load_artifact(Keys, dir / "keys.json"), out_dir=out_dir,
+                       allow_oversize=allow_oversize)
+    save_artifact(c, dir / "verifier.json")
     _emit({"sol": c.sol_path, "runtime_size": c.runtime_size, "solc": c.solc_version}, as_json,
           f"verifier {c.sol_path}: runtime {c.runtime_size} bytes, solc {c.solc_version}")
 
 
 @app.command("deploy")
+@handle_errors
 def deploy_cmd(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
                as_json: JsonOpt = False) -> None:
     """Deploy the verifier. On the embedded chain the deployment lives only in this process:
     use `verify-onchain` (which deploys and verifies in one go) instead."""
     from .chain import connect, deploy_verifier
 
-    _setup_cli()
-    try:
-        chain = connect(rpc_url, key_env=key_env)
-        dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
-        save_artifact(dep, dir / "deployment.json")
-    except ZkmlError as e:
-        raise _fail(e) from e
+    chain = connect(rpc_url, key_env=key_env)
+    dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+    save_artifact(dep, dir / "deployment.json")
     _emit(dep.model_dump(exclude={"abi"}), as_json,
           f"verifier at {dep.address} on chain {dep.chain_id}, gas {dep.gas_used:,}")
 
 
 @app.command("verify-onchain")
+@handle_errors
 def verify_onchain_cmd(
     bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     as_json: JsonOpt = False,
@@ -353,17 +336,13 @@ def verify_onchain_cmd(
     from .chain import connect, deploy_verifier, verify_onchain
     from .verify import load_bundle
 
-    _setup_cli()
-    try:
-        b = load_bundle(bundle)
-        chain = connect(rpc_url, key_env=key_env)
-        if chain.embedded or not (dir / "deployment.json").exists():
-            dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
-        else:
-            dep = load_artifact(Deployment, dir / "deployment.json")
-        res = verify_onchain(chain, dep, b)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    b = load_bundle(bundle)
+    chain = connect(rpc_url, key_env=key_env)
+    if chain.embedded or not (dir / "deployment.json").exists():
+        dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+    else:
+        dep = load_artifact(Deployment, dir / "deployment.json")
+    res = verify_onchain(chain, dep, b)
     _emit({"valid": res.valid, "gas_used": res.gas_used, "address": dep.address}, as_json,
           (f"[green]accepted[/green] on chain {dep.chain_id} (verify gas {res.gas_used:,})"
            if res.valid else "[red]REJECTED[/red] by the verifier contract"))
@@ -371,6 +350,7 @@ def verify_onchain_cmd(
 
 
 @app.command("prove-batch")
+@handle_errors
 def prove_batch_cmd(
     dir: DirOpt,
     inputs: Annotated[Path, typer.Argument(help="A .jsonl or .npy file, or a directory of "
@@ -407,41 +387,37 @@ def prove_batch_cmd(
 
     from .batch import prove_batch
 
-    _setup_cli()
     if backend not in ("local", "ray"):
         raise typer.BadParameter("backend must be local or ray")
     cols = (TextColumn("proving"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
             TimeRemainingColumn())
-    try:
-        keys = load_artifact(Keys, dir / "keys.json")
-        with Progress(*cols, console=err, transient=as_json) as bar:
-            task = bar.add_task("prove", total=None, rate="")
-            t0 = time.perf_counter()
+    keys = load_artifact(Keys, dir / "keys.json")
+    with Progress(*cols, console=err, transient=as_json) as bar:
+        task = bar.add_task("prove", total=None, rate="")
+        t0 = time.perf_counter()
 
-            def on_result(entry: Any, done: int, total: int) -> None:
-                rate = 60 * done / max(time.perf_counter() - t0, 1e-9)
-                bar.update(task, completed=done, total=total, rate=f"{rate:.1f} proofs/min")
-                if entry.status == "error":
-                    bar.console.print(f"[red]✗[/red] {entry.input_id}: {entry.error_type}: "
-                                      f"{entry.error}", markup=True, highlight=False)
+        def on_result(entry: Any, done: int, total: int) -> None:
+            rate = 60 * done / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, completed=done, total=total, rate=f"{rate:.1f} proofs/min")
+            if entry.status == "error":
+                bar.console.print(f"[red]✗[/red] {entry.input_id}: {entry.error_type}: "
+                                  f"{entry.error}", markup=True, highlight=False)
 
-            res = prove_batch(keys, inputs, out_dir, backend=backend,  # type: ignore[arg-type]
-                              address=address, workers=workers,
-                              max_memory=int(max_memory * 1e9) if max_memory else None,
-                              verify=verify, on_result=on_result)
-        submitted: dict[str, str] = {}
-        if submit:
-            from .artifacts import ModelRegistration, RegistryDeployment
-            from .cli_registry import _chain
-            from .registry import submit_batch
+        res = prove_batch(keys, inputs, out_dir, backend=backend,  # type: ignore[arg-type]
+                          address=address, workers=workers,
+                          max_memory=int(max_memory * 1e9) if max_memory else None,
+                          verify=verify, on_result=on_result)
+    submitted: dict[str, str] = {}
+    if submit:
+        from .artifacts import ModelRegistration, RegistryDeployment
+        from .cli_registry import _chain
+        from .registry import submit_batch
 
-            reg_model = load_artifact(ModelRegistration, dir / "registration.json")
-            submitted = submit_batch(_chain(rpc_url, key_env),
-                                     load_artifact(RegistryDeployment, registry),
-                                     reg_model.onchain_model_id, res.manifest_path)
-    except ZkmlError as e:
-        raise _fail(e) from e
+        reg_model = load_artifact(ModelRegistration, dir / "registration.json")
+        submitted = submit_batch(_chain(rpc_url, key_env),
+                                 load_artifact(RegistryDeployment, registry),
+                                 reg_model.onchain_model_id, res.manifest_path)
     summary = {"proved": res.proved, "skipped": res.skipped, "failed": res.failed,
                "workers": res.workers, "elapsed_s": round(res.elapsed, 2),
                "proofs_per_minute": round(res.throughput_per_minute, 2),
@@ -454,6 +430,7 @@ def prove_batch_cmd(
 
 
 @app.command("demo")
+@handle_errors
 def demo_cmd(
     dir: Annotated[Path, typer.Option("--dir", "-d")] = Path("build/demo"),
     patient: Annotated[int, typer.Option(help="Index of the held-out patient to diagnose.")] = 0,
@@ -464,11 +441,7 @@ def demo_cmd(
     it in the inference registry."""
     from .demo import run_demo
 
-    _setup_cli()
-    try:
-        r = run_demo(dir, patient=patient, rpc_url=rpc_url)
-    except ZkmlError as e:
-        raise _fail(e) from e
+    r = run_demo(dir, patient=patient, rpc_url=rpc_url)
     if as_json:
         out.print_json(json.dumps(r.__dict__, default=str))
         return

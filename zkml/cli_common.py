@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,7 +19,10 @@ from .chain import DEFAULT_KEY_ENV
 from .errors import ZkmlError
 
 __all__ = ["DirOpt", "JsonOpt", "RpcOpt", "KeyEnvOpt", "emit", "fail", "err", "out",
-           "setup_cli", "DEFAULT_KEY_ENV"]
+           "setup_cli", "handle_errors", "DEFAULT_KEY_ENV"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -62,3 +66,18 @@ def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
 def fail(e: ZkmlError) -> typer.Exit:
     err.print(f"error ({type(e).__name__}): {e}", markup=False, highlight=False, style="red")
     return typer.Exit(2)
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a sub-command: progress and warnings on stderr, and any :class:`ZkmlError` turned
+    into one red line and exit code 2 (typer reads the signature through ``__wrapped__``)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        setup_cli()
+        try:
+            return command(*args, **kwargs)
+        except ZkmlError as e:
+            raise fail(e) from e
+
+    return run

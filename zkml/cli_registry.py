@@ -24,8 +24,8 @@ from .artifacts import (
     save_artifact,
 )
 from .chain import DEFAULT_KEY_ENV, Chain, connect
-from .cli_common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, fail, out, setup_cli
-from .errors import ChainError, ZkmlError
+from .cli_common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, handle_errors, out
+from .errors import ChainError
 
 app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url).",
                   no_args_is_help=True)
@@ -45,22 +45,20 @@ def _chain(rpc_url: str | None, key_env: str) -> Chain:
 
 
 @app.command("deploy")
+@handle_errors
 def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
            registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Deploy a new InferenceRegistry."""
     from .registry import deploy_registry
 
-    setup_cli()
-    try:
-        reg = deploy_registry(_chain(rpc_url, key_env))
-        save_artifact(reg, registry)
-    except ZkmlError as e:
-        raise fail(e) from e
+    reg = deploy_registry(_chain(rpc_url, key_env))
+    save_artifact(reg, registry)
     emit(reg.model_dump(exclude={"abi"}), as_json,
          f"registry at {reg.address} on chain {reg.chain_id} (gas {reg.gas_used:,}) -> {registry}")
 
 
 @app.command("register")
+@handle_errors
 def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
              registry: RegistryOpt = DEFAULT_REGISTRY,
              metadata_uri: Annotated[str, typer.Option(help="Where the model card lives.")] = "",
@@ -69,24 +67,21 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
     this chain). The caller becomes the model's owner."""
     from .registry import register_model
 
-    setup_cli()
-    try:
-        chain = _chain(rpc_url, key_env)
-        keys = load_artifact(Keys, dir / "keys.json")
-        dep_path = dir / "deployment.json"
-        dep = load_artifact(Deployment, dep_path) if dep_path.exists() else None
-        if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
-            dep = None
-        r = register_model(chain, load_artifact(RegistryDeployment, registry), keys, dep,
-                           metadata_uri=metadata_uri)
-        save_artifact(r, dir / "registration.json")
-    except ZkmlError as e:
-        raise fail(e) from e
+    chain = _chain(rpc_url, key_env)
+    keys = load_artifact(Keys, dir / "keys.json")
+    dep_path = dir / "deployment.json"
+    dep = load_artifact(Deployment, dep_path) if dep_path.exists() else None
+    if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
+        dep = None
+    r = register_model(chain, load_artifact(RegistryDeployment, registry), keys, dep,
+                       metadata_uri=metadata_uri)
+    save_artifact(r, dir / "registration.json")
     emit(r.model_dump(), as_json, f"registered model {r.onchain_model_id} (verifier "
          f"{r.verifier}, gas {r.gas_used:,}) -> {dir / 'registration.json'}")
 
 
 @app.command("submit")
+@handle_errors
 def submit(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
            key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
            as_json: JsonOpt = False) -> None:
@@ -96,17 +91,14 @@ def submit(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
     from .registry import submit_inference
     from .verify import load_bundle
 
-    setup_cli()
+    reg_model = load_artifact(ModelRegistration, dir / "registration.json")
     try:
-        reg_model = load_artifact(ModelRegistration, dir / "registration.json")
         s = submit_inference(_chain(rpc_url, key_env),
                              load_artifact(RegistryDeployment, registry),
                              reg_model.onchain_model_id, load_bundle(bundle))
     except RegistryError as e:
         err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
         raise typer.Exit(1) from e
-    except ZkmlError as e:
-        raise fail(e) from e
     emit(s.__dict__, as_json, f"recorded inference {s.inference_id} in block "
          f"{s.block_number} (gas {s.gas_used:,})")
 
@@ -134,6 +126,7 @@ def _render(records: list[InferenceRecord], fmt: str) -> str:
 
 
 @app.command("log")
+@handle_errors
 def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
         registry: RegistryOpt = DEFAULT_REGISTRY,
         model: Annotated[str | None, typer.Option(help="On-chain model id.")] = None,
@@ -145,15 +138,11 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     """The audit trail: every recorded inference, in order, with decoded outputs."""
     from .registry import audit_log
 
-    setup_cli()
     if format not in {"table", "json", "csv"}:
         raise typer.BadParameter("format must be table, json or csv")
-    try:
-        records = audit_log(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                            model=model, submitter=submitter, from_block=from_block,
-                            to_block=to_block)
-    except ZkmlError as e:
-        raise fail(e) from e
+    records = audit_log(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                        model=model, submitter=submitter, from_block=from_block,
+                        to_block=to_block)
     text = _render(records, format)
     if output:
         output.write_text(text)
@@ -163,21 +152,19 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
 
 
 @app.command("show")
+@handle_errors
 def show(inference_id: str, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
          registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """One recorded inference, as JSON."""
     from .registry import get_record
 
-    setup_cli()
-    try:
-        r = get_record(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                       inference_id)
-    except ZkmlError as e:
-        raise fail(e) from e
+    r = get_record(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                   inference_id)
     out.print_json(r.model_dump_json())
 
 
 @app.command("check")
+@handle_errors
 def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
           key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
           as_json: JsonOpt = False) -> None:
@@ -186,13 +173,9 @@ def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
     from .registry import check_bundle
     from .verify import load_bundle
 
-    setup_cli()
-    try:
-        c = check_bundle(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                         load_artifact(ModelRegistration, dir / "registration.json"),
-                         load_bundle(bundle), load_artifact(Keys, dir / "keys.json"))
-    except ZkmlError as e:
-        raise fail(e) from e
+    c = check_bundle(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                     load_artifact(ModelRegistration, dir / "registration.json"),
+                     load_bundle(bundle), load_artifact(Keys, dir / "keys.json"))
     facts = {"recorded": c.recorded, "same_model": c.same_model,
              "same_instances": c.same_instances, "proof_valid": c.proof_valid}
     emit({**facts, "ok": c.ok}, as_json,
@@ -201,34 +184,28 @@ def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
 
 
 @app.command("retire")
+@handle_errors
 def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
            registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """Owner only: reject new submissions for the model (its records stay, marked)."""
     from .registry import retire_model
 
-    setup_cli()
-    try:
-        m = load_artifact(ModelRegistration, dir / "registration.json")
-        gas = retire_model(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                           m.onchain_model_id)
-    except ZkmlError as e:
-        raise fail(e) from e
+    m = load_artifact(ModelRegistration, dir / "registration.json")
+    gas = retire_model(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
+                       m.onchain_model_id)
     out.print(f"model {m.onchain_model_id} retired (gas {gas:,})")
 
 
 @app.command("transfer")
+@handle_errors
 def transfer(dir: DirOpt, new_owner: str, rpc_url: RpcOpt = None,
              key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
              registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """Owner only: transfer the model to NEW_OWNER."""
     from .registry import transfer_model
 
-    setup_cli()
-    try:
-        m = load_artifact(ModelRegistration, dir / "registration.json")
-        gas = transfer_model(_chain(rpc_url, key_env),
-                             load_artifact(RegistryDeployment, registry), m.onchain_model_id,
-                             new_owner)
-    except ZkmlError as e:
-        raise fail(e) from e
+    m = load_artifact(ModelRegistration, dir / "registration.json")
+    gas = transfer_model(_chain(rpc_url, key_env),
+                         load_artifact(RegistryDeployment, registry), m.onchain_model_id,
+                         new_owner)
     out.print(f"model {m.onchain_model_id} now owned by {new_owner} (gas {gas:,})")

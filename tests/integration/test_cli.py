@@ -109,9 +109,30 @@ def test_cli_tune_then_compile(tmp_path: Path) -> None:
     code, out = _run("tune", "--dir", d, "--json")
     assert code == 0, out
     report = json.loads(out)
-    # tiny-mlp's zoo config already uses a small decomp base; the tuner keeps the defaults'
-    # guarantee: its choice is never slower than ezkl's defaults as measured
+    # the defaults' guarantee: the choice is never slower than ezkl's defaults as measured
     assert report["chosen"]["prove_s"] <= report["default"]["prove_s"]
-    assert len(report["candidates"]) >= 10
+    cands = report["candidates"][1:]
+    assert len(cands) >= 10
+    for c in cands:
+        if c["logrows"] is not None:  # the layout estimate is a lower bound on logrows
+            assert c["est_logrows"] <= c["logrows"], c
+        if c["decomp"] == "16384^2":  # the defaults' table: no cheaper layout, never calibrated
+            assert c["logrows"] is None and "cannot beat" in c["skipped"], c
+    calibrated = [c for c in cands if c["logrows"] is not None]
+    assert 1 <= len(calibrated) < len(cands)
+    assert report["chosen"]["logrows"] == min(c["logrows"] for c in calibrated if c["accurate"])
     code, out = _run("compile", "--dir", d, "--json")
     assert code == 0 and json.loads(out)["logrows"] == report["chosen"]["logrows"]
+    # `compile --tune` on a fresh export of the same model: the cached search, same choice
+    d2 = str(tmp_path / "tiny2")
+    assert _run("export", "tiny-mlp", "--dir", d2)[0] == 0
+    code, out = _run("compile", "--dir", d2, "--tune", "--json")
+    assert code == 0 and json.loads(out)["logrows"] == report["chosen"]["logrows"]
+    # the human report of the same (cached) search: the pick, and why others were not tried
+    d3 = str(tmp_path / "tiny3")
+    assert _run("export", "tiny-mlp", "--dir", d3)[0] == 0
+    code, out = _run("tune", "--dir", d3)
+    assert code == 0 and out.splitlines()[0] == report["message"]
+    picked = [line for line in out.splitlines() if line.startswith(" * ")]
+    assert len(picked) == 1 and f"logrows {report['chosen']['logrows']}" in picked[0]
+    assert "not calibrated (logrows >= 15): its fewest rows cannot beat the defaults" in out

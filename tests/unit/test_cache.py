@@ -57,3 +57,24 @@ def test_concurrent_builders_build_once() -> None:
         paths = pool.map(_race, ["same"] * 4)
     assert len(set(paths)) == 1
     assert log.read_text().count("built") == 1
+
+
+def test_an_entry_is_hashed_once_per_process_until_it_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big proving key is not re-hashed by the prove that follows setup in one process, but
+    a file changed afterwards is still caught."""
+    entry = cache.get_or_build("t", "k-memo", _writer)
+    calls: list[str] = []
+    real = cache.sha256_file
+
+    def counting(p: str | Path) -> str:
+        calls.append(str(p))
+        return real(p)
+
+    monkeypatch.setattr(cache, "sha256_file", counting)
+    cache.ensure_intact(entry.path, "test files")
+    assert calls == []  # just built: its hashes were written by this process
+    (entry.path / "data.bin").write_bytes(b"y" * 100)  # same size, new content
+    with pytest.raises(cache.ArtifactError, match="missing or corrupt"):
+        cache.ensure_intact(entry.path, "test files")
+    assert any(c.endswith("data.bin") for c in calls)
