@@ -62,19 +62,17 @@ def _check(path: Path) -> dict[str, object] | None:
             if not f.is_file() or sha256_file(f) != digest:
                 return None
         meta: dict[str, object] = data.get("meta", {})
-        return meta
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    _remember(path)  # hashes just checked: not again in this process until a file changes
+    return meta
 
 
 def lookup(kind: str, key: str) -> CacheEntry | None:
     """Return the verified entry ``kind/key`` if it exists, else None."""
     path = cache_root() / kind / key
     meta = _check(path)
-    if meta is None:
-        return None
-    _remember(path)
-    return CacheEntry(path, meta, hit=True)
+    return CacheEntry(path, meta, hit=True) if meta is not None else None
 
 
 def get_or_build(
@@ -90,12 +88,10 @@ def get_or_build(
     final = root / key
     meta = _check(final)
     if meta is not None:
-        _remember(final)
         return CacheEntry(final, meta, hit=True)
     with FileLock(str(root / f"{key}.lock")):
         meta = _check(final)  # another process may have built it while we waited
         if meta is not None:
-            _remember(final)
             return CacheEntry(final, meta, hit=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
         try:
@@ -135,7 +131,6 @@ def ensure_intact(path: str | Path, what: str) -> None:
             f"the {what} in {p} are missing or corrupt (sha256 mismatch with the cache "
             "manifest); run the stage that makes them again (it rebuilds the entry)."
         )
-    _intact.update(stamp)
 
 
 def _stamps(p: Path) -> list[tuple[str, int, int]]:

@@ -167,14 +167,7 @@ def _build(
     subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
     atomic_write_json(cal, {"input_data": [subset.reshape(-1).tolist()]}, indent=None)
     try:
-        run_args: dict[str, Any] = {
-            **vis,
-            "decomp_base": cfg.decomp_base,
-            "decomp_legs": cfg.decomp_legs,
-            "num_inner_cols": cfg.num_inner_cols,
-            "logrows": min(cfg.max_logrows, 17),
-        }
-        _ezkl.gen_settings(onnx_path, settings, run_args)
+        _ezkl.gen_settings(onnx_path, settings, _run_args(vis, cfg))
         _ezkl.calibrate(
             cal,
             onnx_path,
@@ -205,6 +198,17 @@ def _build(
         "output_scales": s["model_output_scales"],
         "input_range": [lo - margin, hi + margin],
         "quantization": report.model_dump(),
+    }
+
+
+def _run_args(vis: dict[str, str], cfg: CompileConfig) -> dict[str, Any]:
+    """ezkl run args for the layout before calibration (which picks scales and logrows)."""
+    return {
+        **vis,
+        "decomp_base": cfg.decomp_base,
+        "decomp_legs": cfg.decomp_legs,
+        "num_inner_cols": cfg.num_inner_cols,
+        "logrows": min(cfg.max_logrows, 17),
     }
 
 
@@ -301,10 +305,8 @@ def estimate_rows(
     work = cache.private_workdir("estimate")
     try:
         settings = work / "settings.json"
-        _ezkl.gen_settings(Path(exported.onnx_path), settings, {
-            **vis, "decomp_base": cfg.decomp_base, "decomp_legs": cfg.decomp_legs,
-            "num_inner_cols": cfg.num_inner_cols, "scale_rebase_multiplier": 10,
-            "logrows": min(cfg.max_logrows, 17)})
+        _ezkl.gen_settings(Path(exported.onnx_path), settings,
+                           {**_run_args(vis, cfg), "scale_rebase_multiplier": 10})
         rows = int(json.loads(settings.read_text())["num_rows"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
