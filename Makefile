@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch is pinned (2.13.0, CPU) in pyproject: an unpinned torch would pull a CUDA build.
-	$(PY) -m pip install -q -e '.[test,bench,distributed]'
+	$(PY) -m pip install -q -e '.[test,bench,distributed,zoo]'
 	touch $@
 
 # `npm install` (not `npm ci`): npm 11's ci rejects this lock, which lists anvil's optional
@@ -31,6 +31,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check zkml circuits tests benchmarks
 	$(VENV)/bin/mypy zkml circuits
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build .pytest_cache verifier_contracts/generated

@@ -144,7 +144,7 @@ def asyncio_gen_verifier(ezkl: Any, vk: Path, settings: Path, sol: Path, srs: Pa
 
 def child_tune(work: Path, quick: bool, big: bool) -> dict[str, Any]:
     import zkml
-    from zkml.tune import DEFAULT_GRID, tune_cached
+    from zkml.tuning.tuner import DEFAULT_GRID, tune_cached
 
     meta = json.loads((work / "meta.json").read_text())
     ex = zkml.load_onnx(work / "model.onnx", np.load(work / "cal.npy")[0])
@@ -163,7 +163,7 @@ def child_tuned(work: Path) -> dict[str, Any]:
     fresh process with a fresh key cache (tuned_prove), so they are really measured."""
     warnings.simplefilter("ignore")
     import zkml
-    from zkml.circuit import evaluate
+    from zkml.circuit.compile import evaluate
 
     cfg = zkml.CompileConfig.model_validate(json.loads((work / "tuned.json").read_text()))
     cal = np.load(work / "cal.npy")
@@ -195,7 +195,7 @@ def child_tuned_prove(work: Path, srs_path: str) -> dict[str, Any]:
     os.environ["ZKML_CACHE_DIR"] = str(work / "tuned-cache")
     import zkml
     from zkml._utils import sha256_file
-    from zkml.srs import SrsFile
+    from zkml.proof.srs import SrsFile
 
     circuit = zkml.load_artifact(zkml.Circuit, work / "tuned_circuit.json")
     srs = SrsFile(Path(srs_path), circuit.logrows, sha256_file(srs_path), "dev-unsafe")
@@ -265,8 +265,8 @@ def _run_child(mode: str, work: Path, *extra: str, timeout: int = 3600) -> dict[
 def _prepare(name: str, work: Path) -> dict[str, Any]:
     import circuits
     import zkml
-    from zkml.circuit import _calibration_subset
-    from zkml.export import run_onnx
+    from zkml.circuit.compile import _calibration_subset
+    from zkml.model.export import run_onnx
 
     zoo = circuits.build(name)
     work.mkdir(parents=True, exist_ok=True)
@@ -328,7 +328,7 @@ def _gas(work: Path, chain: Any) -> dict[str, int | None]:
 def run(models: list[str], out: Path, quick: bool) -> dict[str, Any]:
     import circuits
     import zkml
-    from zkml.devnode import ANVIL_DEV_KEY, Anvil
+    from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}

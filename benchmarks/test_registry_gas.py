@@ -15,8 +15,8 @@ import pytest
 
 import circuits
 import zkml
-from zkml import registry as R
-from zkml.devnode import ANVIL_DEV_KEY, Anvil
+from zkml.chain import registry as R
+from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
 MODEL = os.environ.get("ZKML_BENCH_MODEL", "breast-cancer")
 

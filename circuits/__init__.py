@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from zkml.artifacts import Keys
-from zkml.circuit import CompileConfig
+from zkml.circuit.compile import CompileConfig
 
 __all__ = ["ZooModel", "ZOO", "BIG", "build", "prepare"]
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from zkml.circuit import CompileConfig
+from zkml.circuit.compile import CompileConfig
 
 from . import ZooModel
 

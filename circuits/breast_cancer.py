@@ -12,7 +12,7 @@ import torch
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
-from zkml.circuit import CompileConfig
+from zkml.circuit.compile import CompileConfig
 
 from . import ZooModel
 

@@ -14,7 +14,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from zkml.circuit import CompileConfig
+from zkml.circuit.compile import CompileConfig
 
 from . import ZooModel
 

@@ -11,33 +11,75 @@ The public API is one function per pipeline stage, each taking the previous stag
     chain    = zkml.connect()                      # embedded EVM; or an RPC URL
     dep      = zkml.deploy_verifier(chain, contract)
     assert zkml.verify_onchain(chain, dep, bundle).valid
+
+``import zkml`` is light: each name below is imported from its stage module on first use, so
+torch, onnx, ezkl and web3 load only when a stage that needs them runs. The layering (which
+package may import which) is in docs/architecture.md.
 """
 
-from .artifacts import (
-    Circuit,
-    Deployment,
-    ExportedModel,
-    Keys,
-    ProofBundle,
-    QuantizationReport,
-    VerifierContract,
-    load_artifact,
-    save_artifact,
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from zkml.errors import (
+    ArtifactError,
+    BundleError,
+    ChainError,
+    CompileError,
+    ContractError,
+    ContractSizeError,
+    ExportError,
+    InputError,
+    InputRangeError,
+    InputShapeError,
+    ProveError,
+    RegistryError,
+    SetupError,
+    SrsError,
+    ToolchainError,
+    UnboundModelError,
+    UnsupportedOpError,
+    ZkmlError,
+    ZkmlValueError,
 )
-from .batch import BatchResult, prove_batch
-from .chain import Chain, OnchainResult, connect, deploy_verifier, verify_onchain
-from .circuit import CompileConfig, compile_model
-from .contract import build_verifier
-from .errors import *  # noqa: F403 - the error hierarchy is public by design
-from .errors import __all__ as _errors_all
-from .export import export, load_onnx
-from .keys import setup
-from .presets import PRESETS
-from .prove import prove
-from .srs import dev_srs, import_srs, resolve_srs
-from .tune import AccuracyBound, TuneResult, tune
-from .verify import load_bundle, verify
-from .version import __version__
+from zkml.version import __version__
+
+#: public name -> the module that defines it (imported on first attribute access)
+_LAZY: dict[str, str] = {
+    "export": "zkml.model.export",
+    "load_onnx": "zkml.model.export",
+    "compile_model": "zkml.api",
+    "CompileConfig": "zkml.circuit.compile",
+    "tune": "zkml.tuning.tuner",
+    "TuneResult": "zkml.tuning.tuner",
+    "AccuracyBound": "zkml.tuning.tuner",
+    "PRESETS": "zkml.presets",
+    "setup": "zkml.proof.keys",
+    "prove": "zkml.proof.prove",
+    "prove_batch": "zkml.proof.batch",
+    "BatchResult": "zkml.proof.batch",
+    "verify": "zkml.proof.verify",
+    "load_bundle": "zkml.proof.verify",
+    "import_srs": "zkml.proof.srs",
+    "dev_srs": "zkml.proof.srs",
+    "resolve_srs": "zkml.proof.srs",
+    "build_verifier": "zkml.chain.contract",
+    "connect": "zkml.chain.evm",
+    "deploy_verifier": "zkml.chain.evm",
+    "verify_onchain": "zkml.chain.evm",
+    "Chain": "zkml.chain.evm",
+    "OnchainResult": "zkml.chain.evm",
+    "ExportedModel": "zkml.artifacts",
+    "Circuit": "zkml.artifacts",
+    "Keys": "zkml.artifacts",
+    "ProofBundle": "zkml.artifacts",
+    "QuantizationReport": "zkml.artifacts",
+    "VerifierContract": "zkml.artifacts",
+    "Deployment": "zkml.artifacts",
+    "save_artifact": "zkml.artifacts",
+    "load_artifact": "zkml.artifacts",
+}
 
 __all__ = [
     "__version__",
@@ -55,13 +97,13 @@ __all__ = [
     "BatchResult",
     "verify",
     "load_bundle",
+    "import_srs",
+    "dev_srs",
+    "resolve_srs",
     "build_verifier",
     "connect",
     "deploy_verifier",
     "verify_onchain",
-    "import_srs",
-    "dev_srs",
-    "resolve_srs",
     "Chain",
     "OnchainResult",
     "ExportedModel",
@@ -73,5 +115,63 @@ __all__ = [
     "Deployment",
     "save_artifact",
     "load_artifact",
-    *_errors_all,
+    # errors
+    "ZkmlError",
+    "ZkmlValueError",
+    "ExportError",
+    "UnsupportedOpError",
+    "CompileError",
+    "UnboundModelError",
+    "SrsError",
+    "SetupError",
+    "InputError",
+    "InputShapeError",
+    "InputRangeError",
+    "ProveError",
+    "BundleError",
+    "ArtifactError",
+    "ContractError",
+    "ContractSizeError",
+    "ToolchainError",
+    "ChainError",
+    "RegistryError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zkml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from zkml.api import compile_model
+    from zkml.artifacts import (
+        Circuit,
+        Deployment,
+        ExportedModel,
+        Keys,
+        ProofBundle,
+        QuantizationReport,
+        VerifierContract,
+        load_artifact,
+        save_artifact,
+    )
+    from zkml.chain.contract import build_verifier
+    from zkml.chain.evm import Chain, OnchainResult, connect, deploy_verifier, verify_onchain
+    from zkml.circuit.compile import CompileConfig
+    from zkml.model.export import export, load_onnx
+    from zkml.presets import PRESETS
+    from zkml.proof.batch import BatchResult, prove_batch
+    from zkml.proof.keys import setup
+    from zkml.proof.prove import prove
+    from zkml.proof.srs import dev_srs, import_srs, resolve_srs
+    from zkml.proof.verify import load_bundle, verify
+    from zkml.tuning.tuner import AccuracyBound, TuneResult, tune

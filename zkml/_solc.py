@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ContractError, ToolchainError
+from zkml.errors import ContractError, ToolchainError
 
 __all__ = ["SOLC_VERSION", "compile_standard", "find_node_modules", "node_bin", "solc_version"]
 

@@ -13,8 +13,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._utils import atomic_write_bytes
-from .errors import ArtifactError
+from zkml._utils import atomic_write_bytes
+from zkml.errors import ArtifactError
 
 __all__ = [
     "ExportedModel",
@@ -95,7 +95,7 @@ class Keys(_Artifact):
     srs_sha256: str
     srs_source: Literal["ppot", "dev-unsafe"]
     model_id: str
-    proof_length: int | None = None
+    proof_length: int
     cache_hit: bool = False
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from filelock import FileLock
 from platformdirs import user_cache_dir
 
-from ._utils import atomic_write_json, sha256_file
-from .errors import ArtifactError
+from zkml._utils import atomic_write_json, sha256_file
+from zkml.errors import ArtifactError
 
 __all__ = [
     "cache_root", "CacheEntry", "get_or_build", "lookup", "ensure_intact", "ensure_file_hash",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnboundModelError, ZkmlValueError
+from zkml.errors import UnboundModelError, ZkmlValueError
 
 __all__ = ["Preset", "PRESETS", "get_preset", "visibility_for"]
 

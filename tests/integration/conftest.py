@@ -12,7 +12,7 @@ import pytest
 import circuits
 import zkml
 from circuits import ZooModel
-from zkml.devnode import ANVIL_DEV_KEY, Anvil
+from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
 __all__ = ["Anvil", "Pipeline", "build_pipeline", "tiny_zoo"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import zkml
-from zkml.batch import ManifestEntry, estimate_proof_memory
+from zkml.proof.batch import ManifestEntry, estimate_proof_memory
 
 from .conftest import Pipeline
 
@@ -113,8 +113,8 @@ def test_ray_cluster_batch_with_a_killed_worker(tiny: Pipeline, tmp_path: Path) 
 def test_cli_prove_batch_and_submit(tiny: Pipeline, tmp_path: Path, anvil: object) -> None:
     from typer.testing import CliRunner
 
-    from zkml import registry as R
-    from zkml.cli import app
+    from zkml.chain import registry as R
+    from zkml.cli.main import app
 
     d = tmp_path / "d"
     d.mkdir()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from zkml.cli import app
+from zkml.cli.main import app
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zkml.demo import run_demo
+from zkml.cli.demo_flow import run_demo
 
 
 def test_demo_proves_and_verifies_a_diagnosis(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 import zkml
 from zkml import cache
-from zkml import registry as R
-from zkml.devnode import ANVIL_DEV_KEY, Anvil
+from zkml.chain import registry as R
+from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
 from .conftest import Pipeline, build_pipeline, tiny_zoo
 
@@ -155,7 +155,7 @@ def test_anvil_restarted_between_deploy_and_submit(tiny: Pipeline, bundle: zkml.
 
 
 def test_compile_twice_gives_identical_verifier(tiny: Pipeline, fresh_cache: Path) -> None:
-    from zkml.srs import SrsFile
+    from zkml.proof.srs import SrsFile
 
     circuit = zkml.compile_model(tiny.exported, tiny.zoo.calibration, config=tiny.zoo.config)
     assert not circuit.cache_hit

@@ -109,7 +109,7 @@ def test_compile_is_deterministic(tiny: Pipeline, tmp_path: Path) -> None:
                                            config=tiny.zoo.config)
         assert not fresh_circuit.cache_hit
         assert fresh_circuit.settings_digest == tiny.circuit.settings_digest
-        from zkml.srs import SrsFile
+        from zkml.proof.srs import SrsFile
 
         srs = SrsFile(Path(tiny.keys.srs_path), tiny.circuit.logrows, tiny.keys.srs_sha256,
                       "dev-unsafe")

@@ -9,9 +9,9 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 import zkml
-from zkml import registry as R
 from zkml._utils import FIELD_MODULUS
 from zkml.artifacts import ModelRegistration, RegistryDeployment
+from zkml.chain import registry as R
 
 from .conftest import Anvil, Pipeline
 

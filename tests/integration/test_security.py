@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zkml
-from zkml import registry as R
 from zkml._utils import FIELD_MODULUS
-from zkml.devnode import ANVIL_DEV_KEY, Anvil
+from zkml.chain import registry as R
+from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
 from .conftest import Pipeline, build_pipeline, tiny_zoo
 
@@ -221,7 +221,7 @@ def test_no_private_value_in_public_artifacts(tiny: Pipeline, tmp_path: Path,
 
     from typer.testing import CliRunner
 
-    from zkml.cli import app
+    from zkml.cli.main import app
 
     caplog.set_level(logging.DEBUG)
     x = [float(v) for v in tiny.zoo.test_inputs[6].ravel()]
@@ -263,7 +263,7 @@ def test_private_key_never_leaks(tiny: Pipeline, tmp_path: Path, node: Node,
 
     from typer.testing import CliRunner
 
-    from zkml.cli import app
+    from zkml.cli.main import app
 
     caplog.set_level(logging.DEBUG)
     url = node.chain.label

@@ -11,8 +11,8 @@ import pytest
 
 import circuits
 import zkml
-from zkml.circuit import CompileConfig, estimate_rows
-from zkml.tune import EZKL_DEFAULT, Candidate, cost_estimate, tune
+from zkml.circuit.compile import CompileConfig, estimate_rows
+from zkml.tuning.tuner import EZKL_DEFAULT, Candidate, cost_estimate, tune
 
 from .conftest import Pipeline
 
@@ -27,7 +27,7 @@ def test_keeps_the_defaults_without_the_required_gain(tiny: Pipeline,
         cand.setup_seconds = 1.0
         cand.prove_seconds = 1.0 if cand.config.decomp_base == EZKL_DEFAULT.decomp_base else 0.95
 
-    monkeypatch.setattr(importlib.import_module("zkml.tune"), "_measure", timed)
+    monkeypatch.setattr(importlib.import_module("zkml.tuning.tuner"), "_measure", timed)
     z = tiny.zoo
     r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, grid=ONE)
     assert not r.beat_default

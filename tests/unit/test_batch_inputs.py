@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zkml
-from zkml.batch import read_inputs
+from zkml.proof.batch import read_inputs
 
 
 def test_jsonl_with_and_without_ids(tmp_path: Path) -> None:

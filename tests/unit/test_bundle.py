@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import zkml
-from zkml.verify import parse_instances, proof_bytes
+from zkml.proof.verify import parse_instances, proof_bytes
 
 GOOD = {
     "model_id": "ab" * 32,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from zkml.cli import app
+from zkml.cli.main import app
 
 STAGES = ["export", "compile", "srs", "setup", "prove", "verify", "contract", "deploy",
           "verify-onchain", "demo"]

@@ -9,7 +9,7 @@ import torch
 from onnx import TensorProto, helper
 
 import zkml
-from zkml.export import check_onnx
+from zkml.model.export import check_onnx
 
 
 def _graph_with(op: str) -> bytes:

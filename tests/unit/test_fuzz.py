@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zkml
-from zkml.export import check_onnx
-from zkml.verify import parse_instances, proof_bytes
+from zkml.model.export import check_onnx
+from zkml.proof.verify import parse_instances, proof_bytes
 
 from .test_bundle import GOOD
 

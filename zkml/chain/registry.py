@@ -19,10 +19,10 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from . import _solc, cache
-from ._progress import step
-from ._utils import FIELD_MODULUS, dequantize, digest_of
-from .artifacts import (
+from zkml import _ezkl, _solc, cache
+from zkml._progress import step
+from zkml._utils import FIELD_MODULUS, dequantize, digest_of
+from zkml.artifacts import (
     Deployment,
     InferenceRecord,
     InstanceLayout,
@@ -31,11 +31,11 @@ from .artifacts import (
     ProofBundle,
     RegistryDeployment,
 )
-from .chain import Chain, Reverted, deploy_verifier
-from .contract import build_verifier
-from .errors import ChainError, RegistryError
-from .presets import get_preset
-from .verify import parse_instances, proof_bytes, verify
+from zkml.chain.contract import build_verifier
+from zkml.chain.evm import Chain, Reverted, deploy_verifier
+from zkml.errors import ChainError, RegistryError
+from zkml.presets import get_preset
+from zkml.proof.verify import parse_instances, proof_bytes, verify
 
 __all__ = [
     "deploy_registry",
@@ -149,11 +149,8 @@ def instance_layout(keys: Keys) -> InstanceLayout:
     then the model's public tensors (a public input, then the outputs).
     """
     c = keys.circuit
-    s = json.loads(Path(c.settings_path).read_text())
-    hashed = sum(s.get("module_sizes", {}).get("poseidon", [0, [0]])[1])
-    model = sum(math.prod(shape) for shape in s["model_instance_shapes"])
+    total = _ezkl.read_settings(Path(c.settings_path)).num_instances
     n_out = math.prod(c.exported.output_shape)
-    total = hashed + model
     return InstanceLayout(
         num_instances=total,
         output_offset=total - n_out,
@@ -372,8 +369,8 @@ def submit_batch(chain: Chain, registry: RegistryDeployment, onchain_model_id: s
     """Record every proven bundle of a batch manifest in the registry (skipping those already
     recorded), writing each inference id back into the manifest. Returns {input id: status}.
     """
-    from ._utils import atomic_write_json
-    from .verify import load_bundle
+    from zkml._utils import atomic_write_json
+    from zkml.proof.verify import load_bundle
 
     path = Path(manifest_path)
     manifest = json.loads(path.read_text())

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from . import _ezkl, cache
-from ._progress import step
-from ._utils import digest_of, sha256_file
-from .artifacts import Circuit, Keys, load_artifact, save_artifact
-from .errors import ArtifactError, SrsError
-from .srs import SrsFile, resolve_srs
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import digest_of, sha256_file
+from zkml.artifacts import Circuit, Keys, load_artifact, save_artifact
+from zkml.errors import ArtifactError, SrsError
+from zkml.proof.srs import SrsFile, resolve_srs
 
 __all__ = ["setup", "keys_for_model"]
-
-_PROOF_LEN = re.compile(r"eq\(0x([0-9a-fA-F]+), proof\.length\)")
-
 
 def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool = True) -> Keys:
     """Generate (or reuse) the proving and verifying keys for ``circuit``.
@@ -42,7 +38,7 @@ def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool =
             f"the SRS is for logrows {srs.logrows} but the circuit needs {circuit.logrows}."
         )
     compiled_sha = sha256_file(circuit.compiled_path)
-    key = digest_of("keys/2", circuit.digest, compiled_sha, srs.sha256, _ezkl.EZKL_VERSION)
+    key = digest_of("keys/3", circuit.digest, compiled_sha, srs.sha256, _ezkl.EZKL_VERSION)
 
     def build(tmp: Path) -> dict[str, object]:
         _ezkl.setup(Path(circuit.compiled_path), tmp / "vk.key", tmp / "pk.key", srs.path)
@@ -53,10 +49,9 @@ def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool =
             tmp / "abi.json", srs.path,
         )
         (tmp / "abi.json").unlink(missing_ok=True)
-        m = _PROOF_LEN.search(src)
         return {
             "model_id": sha256_file(tmp / "vk.key"),
-            "proof_length": int(m.group(1), 16) if m else None,
+            "proof_length": _ezkl.verifier_proof_length(src),
         }
 
     with step(f"Generating keys (logrows {circuit.logrows})", "setup"):
@@ -70,7 +65,7 @@ def setup(circuit: Circuit, *, srs: SrsFile | None = None, allow_dev_srs: bool =
         srs_sha256=srs.sha256,
         srs_source=srs.source,
         model_id=str(entry.meta["model_id"]),
-        proof_length=entry.meta.get("proof_length"),  # type: ignore[arg-type]
+        proof_length=int(entry.meta["proof_length"]),  # type: ignore[call-overload]
         cache_hit=entry.hit,
     )
     # Index by model id so a bundle alone is enough to find its keys later.

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import _ezkl, cache
-from ._utils import FIELD_MODULUS, atomic_write_json, dequantize, felt_to_le_hex
-from .artifacts import Keys, ProofBundle
-from .errors import BundleError
-from .keys import keys_for_model
+from zkml import _ezkl, cache
+from zkml._utils import FIELD_MODULUS, dequantize
+from zkml.artifacts import Keys, ProofBundle
+from zkml.errors import BundleError
+from zkml.proof.keys import keys_for_model
 
 __all__ = ["verify", "load_bundle", "parse_instances", "proof_bytes"]
 
@@ -92,7 +92,7 @@ def verify(bundle: ProofBundle | str | Path, keys: Keys | None = None) -> bool:
     cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
     if bundle.model_id != keys.model_id or bundle.settings_digest != c.settings_digest:
         return False
-    if not proof or (keys.proof_length is not None and len(proof) != keys.proof_length):
+    if len(proof) != keys.proof_length:
         return False  # a proof of another length is malformed for this circuit
     if any(v >= FIELD_MODULUS for v in instances):
         return False  # never reduce modulo p: an aliased instance is a different statement
@@ -109,9 +109,7 @@ def verify(bundle: ProofBundle | str | Path, keys: Keys | None = None) -> bool:
     work = cache.private_workdir("verify")
     try:
         pf = work / "proof.json"
-        atomic_write_json(
-            pf, {"instances": [[felt_to_le_hex(v) for v in instances]], "proof": list(proof)}
-        )
+        _ezkl.write_proof(pf, proof, instances)
         return _ezkl.verify(pf, Path(c.settings_path), Path(keys.vk_path), Path(keys.srs_path))
     finally:
         shutil.rmtree(work, ignore_errors=True)

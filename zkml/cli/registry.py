@@ -10,22 +10,17 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .artifacts import (
-    Deployment,
-    InferenceRecord,
-    Keys,
-    ModelRegistration,
-    RegistryDeployment,
-    load_artifact,
-    save_artifact,
-)
-from .chain import DEFAULT_KEY_ENV, Chain, connect
-from .cli_common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, handle_errors, out
-from .errors import ChainError
+from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli.common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, handle_errors, out
+from zkml.errors import ChainError
+
+if TYPE_CHECKING:
+    from zkml.artifacts import InferenceRecord
+    from zkml.chain.evm import Chain
 
 app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url).",
                   no_args_is_help=True)
@@ -41,6 +36,8 @@ def _chain(rpc_url: str | None, key_env: str) -> Chain:
             "e.g. a local anvil at http://127.0.0.1:8545. The embedded EVM lives only inside "
             "one process (`zkml demo` uses it end to end)."
         )
+    from zkml.chain.evm import connect
+
     return connect(rpc_url, key_env=key_env)
 
 
@@ -49,7 +46,8 @@ def _chain(rpc_url: str | None, key_env: str) -> Chain:
 def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
            registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Deploy a new InferenceRegistry."""
-    from .registry import deploy_registry
+    from zkml.artifacts import save_artifact
+    from zkml.chain.registry import deploy_registry
 
     reg = deploy_registry(_chain(rpc_url, key_env))
     save_artifact(reg, registry)
@@ -65,7 +63,8 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
              as_json: JsonOpt = False) -> None:
     """Register the model in DIR (deploys its verifier first unless DIR/deployment.json is on
     this chain). The caller becomes the model's owner."""
-    from .registry import register_model
+    from zkml.artifacts import Deployment, Keys, RegistryDeployment, load_artifact, save_artifact
+    from zkml.chain.registry import register_model
 
     chain = _chain(rpc_url, key_env)
     keys = load_artifact(Keys, dir / "keys.json")
@@ -87,9 +86,10 @@ def submit(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
            as_json: JsonOpt = False) -> None:
     """Submit a proof bundle: the registry verifies it and records the inference once.
     Exit code 1 if the registry rejects it (the reason is printed), 2 on other errors."""
-    from .errors import RegistryError
-    from .registry import submit_inference
-    from .verify import load_bundle
+    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.chain.registry import submit_inference
+    from zkml.errors import RegistryError
+    from zkml.proof.verify import load_bundle
 
     reg_model = load_artifact(ModelRegistration, dir / "registration.json")
     try:
@@ -136,7 +136,8 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
         format: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
         output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None) -> None:
     """The audit trail: every recorded inference, in order, with decoded outputs."""
-    from .registry import audit_log
+    from zkml.artifacts import RegistryDeployment, load_artifact
+    from zkml.chain.registry import audit_log
 
     if format not in {"table", "json", "csv"}:
         raise typer.BadParameter("format must be table, json or csv")
@@ -156,7 +157,8 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
 def show(inference_id: str, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
          registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """One recorded inference, as JSON."""
-    from .registry import get_record
+    from zkml.artifacts import RegistryDeployment, load_artifact
+    from zkml.chain.registry import get_record
 
     r = get_record(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
                    inference_id)
@@ -170,8 +172,9 @@ def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
           as_json: JsonOpt = False) -> None:
     """Confirm a local bundle matches an on-chain record (same model id and instances) and
     verifies locally. Exit code 0 if all hold, 1 if not."""
-    from .registry import check_bundle
-    from .verify import load_bundle
+    from zkml.artifacts import Keys, ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.chain.registry import check_bundle
+    from zkml.proof.verify import load_bundle
 
     c = check_bundle(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
                      load_artifact(ModelRegistration, dir / "registration.json"),
@@ -188,7 +191,8 @@ def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
 def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
            registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """Owner only: reject new submissions for the model (its records stay, marked)."""
-    from .registry import retire_model
+    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.chain.registry import retire_model
 
     m = load_artifact(ModelRegistration, dir / "registration.json")
     gas = retire_model(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
@@ -202,7 +206,8 @@ def transfer(dir: DirOpt, new_owner: str, rpc_url: RpcOpt = None,
              key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
              registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
     """Owner only: transfer the model to NEW_OWNER."""
-    from .registry import transfer_model
+    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.chain.registry import transfer_model
 
     m = load_artifact(ModelRegistration, dir / "registration.json")
     gas = transfer_model(_chain(rpc_url, key_env),

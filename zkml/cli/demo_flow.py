@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _progress
-from .artifacts import save_artifact
-from .chain import connect, deploy_verifier, verify_onchain
-from .circuit import compile_model
-from .contract import build_verifier
-from .export import export
-from .keys import setup
-from .prove import prove
-from .registry import deploy_registry, get_record, register_model, submit_inference
-from .verify import verify
+from zkml import _progress
+from zkml.api import compile_model
+from zkml.artifacts import save_artifact
+from zkml.chain.contract import build_verifier
+from zkml.chain.evm import connect, deploy_verifier, verify_onchain
+from zkml.chain.registry import deploy_registry, get_record, register_model, submit_inference
+from zkml.model.export import export
+from zkml.proof.keys import setup
+from zkml.proof.prove import prove
+from zkml.proof.verify import verify
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -87,7 +87,7 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
     exps = [math.exp(v - max(logits)) for v in logits]
     cls = max(range(len(logits)), key=lambda i: logits[i])
     label = zoo.test_labels[patient] if zoo.test_labels is not None else -1
-    from .export import run_onnx
+    from zkml.model.export import run_onnx
 
     reference = run_onnx(Path(exported.onnx_path).read_bytes(), x.reshape(exported.input_shape))
     return DemoResult(

@@ -11,12 +11,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ._utils import atomic_write_bytes, sha256_bytes
+from zkml._utils import atomic_write_bytes, sha256_bytes
 
 if TYPE_CHECKING:
     import torch
-from .artifacts import ExportedModel
-from .errors import ExportError, InputError, UnsupportedOpError
+from zkml.artifacts import ExportedModel
+from zkml.errors import ExportError, InputError, UnsupportedOpError
 
 __all__ = ["export", "load_onnx", "check_onnx", "SUPPORTED_OPS", "run_onnx"]
 

@@ -11,8 +11,8 @@ import subprocess
 import time
 from types import TracebackType
 
-from ._solc import node_bin
-from .errors import ToolchainError
+from zkml._solc import node_bin
+from zkml.errors import ToolchainError
 
 __all__ = ["Anvil", "ANVIL_DEV_KEY"]
 

@@ -20,10 +20,10 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
-from ._progress import step
-from .artifacts import Deployment, ProofBundle, VerifierContract
-from .errors import ChainError
-from .verify import parse_instances, proof_bytes
+from zkml._progress import step
+from zkml.artifacts import Deployment, ProofBundle, VerifierContract
+from zkml.errors import ChainError
+from zkml.proof.verify import parse_instances, proof_bytes
 
 __all__ = [
     "Chain",
@@ -35,7 +35,8 @@ __all__ = [
     "DEFAULT_KEY_ENV",
 ]
 
-DEFAULT_KEY_ENV = "ZKML_PRIVATE_KEY"
+from zkml.chain import DEFAULT_KEY_ENV
+
 EMBEDDED = "embedded"
 _EMBEDDED_GAS_LIMIT = 30_000_000
 

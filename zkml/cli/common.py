@@ -14,9 +14,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from . import _progress
-from .chain import DEFAULT_KEY_ENV
-from .errors import ZkmlError
+from zkml import _progress
+from zkml.chain import DEFAULT_KEY_ENV
+from zkml.errors import ZkmlError
 
 __all__ = ["DirOpt", "JsonOpt", "RpcOpt", "KeyEnvOpt", "emit", "fail", "err", "out",
            "setup_cli", "handle_errors", "DEFAULT_KEY_ENV"]

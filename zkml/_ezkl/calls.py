@@ -1,4 +1,4 @@
-"""The ezkl adapter: the only module that imports ezkl.
+"""ezkl's calls: the only module that imports ezkl.
 
 Every call uses keyword arguments (the bundled stubs have wrong positional orders), coroutines
 are awaited on a private event loop, and ezkl's bare ``RuntimeError``s and Rust panics (pyo3's
@@ -9,25 +9,35 @@ name the stage and what to do.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ezkl
 
-from .errors import CompileError, ContractError, ProveError, SetupError, SrsError, ZkmlError
+from zkml._ezkl.formats import EZKL_VERSION
+from zkml.errors import (
+    CompileError,
+    ContractError,
+    ProveError,
+    SetupError,
+    SrsError,
+    ZkmlError,
+)
 
 __all__ = [
     "EZKL_VERSION",
     "gen_settings",
     "calibrate",
     "compile_circuit",
+    "normalize_settings",
     "gen_srs",
     "get_srs",
     "setup",
@@ -37,12 +47,27 @@ __all__ = [
     "create_evm_verifier",
 ]
 
-EZKL_VERSION: str = getattr(ezkl, "__version__", "unknown")
+T = TypeVar("T")
 
 # ezkl logs through Python logging (pyo3-log) under "ezkl": calibration tables and failed
 # forward passes with intermediate values. Those can echo private data, so they are off
 # unless a user lowers this logger's level on purpose.
 logging.getLogger("ezkl").setLevel(logging.CRITICAL)
+
+
+def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one of ezkl's coroutines to completion from synchronous code.
+
+    ``asyncio.run`` refuses to start while the calling thread already runs an event loop (a
+    Jupyter kernel, an async web app), so in that case the coroutine gets a fresh loop on a
+    worker thread and this call blocks until it is done.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="zkml-ezkl") as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 @contextlib.contextmanager
@@ -164,7 +189,7 @@ def get_srs(path: Path, logrows: int) -> None:
         SrsError,
         "This needs the internet; offline, use `zkml srs import FILE` or `zkml srs dev`.",
     ):
-        ok = asyncio.run(run())
+        ok = _run_coroutine(run)
     if not ok:
         raise SrsError("ezkl.get_srs reported failure.")
 
@@ -247,7 +272,7 @@ def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Pat
 
     try:
         with _quiet():
-            asyncio.run(run())
+            _run_coroutine(run)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,20 +9,18 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _ezkl, cache
-from ._progress import step
-from ._utils import (
-    atomic_write_json,
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import (
     dequantize,
     digest_of,
-    felt_from_le_hex,
     sha256_bytes,
     sha256_file,
 )
-from .artifacts import Circuit, ExportedModel, QuantizationReport
-from .errors import CompileError, InputError
-from .export import run_onnx
-from .presets import get_preset, visibility_for
+from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
+from zkml.errors import CompileError, InputError
+from zkml.model.export import run_onnx
+from zkml.presets import get_preset, visibility_for
 
 __all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "estimate_rows"]
 
@@ -74,22 +71,18 @@ def compile_model(
     *,
     preset: str = "private-input",
     config: CompileConfig | None = None,
-    tune: bool = False,
-    eval_inputs: Any = None,
 ) -> Circuit:
-    """Calibrate and compile ``exported`` for ``preset``; cached by content.
+    """Calibrate and compile ``exported`` for ``preset`` with ``config``; cached by content.
+
+    The public :func:`zkml.compile_model` adds ``tune=True`` on top of this (the tuner calls
+    this function for each candidate, so it cannot live here without an import cycle).
 
     Args:
         exported: the ONNX artifact from :func:`zkml.export`.
         calibration_inputs: representative samples (array-like, several inputs stacked) that
             cover the real input range; inputs outside it are rejected at prove time.
         preset: a privacy preset name (see ``zkml.PRESETS``).
-        config: cost-driving settings; defaults suit small models. With ``tune``, the base
-            the tuner varies (max_logrows, margins, visibility overrides).
-        tune: search the cheapest settings within the default accuracy bound first
-            (:func:`zkml.tune`, cached; minutes on big models) and compile with them.
-        eval_inputs: held-out samples the tuner checks accuracy on; default: 16 of the
-            calibration samples.
+        config: cost-driving settings; defaults suit small models.
 
     Returns:
         The :class:`Circuit` artifact, with logrows, rows and a quantization report.
@@ -98,19 +91,8 @@ def compile_model(
         UnboundModelError: params ``private`` without ``allow_unbound_model``.
         InputError: calibration samples malformed or non-finite.
         CompileError: calibration or compilation failed.
-
-    Example:
-        >>> circuit = zkml.compile_model(exported, X_train[:64], preset="private-input")
-        >>> fast = zkml.compile_model(exported, X_train, tune=True, eval_inputs=X_test[:16])
     """
     cfg = config or CompileConfig()
-    if tune:
-        from .tune import tune_cached
-
-        cal = as_samples(calibration_inputs, exported.input_shape)
-        held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
-                    if eval_inputs is None else eval_inputs)
-        cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg)
     pre = get_preset(preset)
     vis = visibility_for(
         pre, param_visibility=cfg.param_visibility, allow_unbound_model=cfg.allow_unbound_model
@@ -165,7 +147,7 @@ def _build(
     # Calibration data is private: it stays in the cache dir only as long as the build runs.
     cal = tmp.parent / f"{tmp.name}.calibration.json"
     subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
-    atomic_write_json(cal, {"input_data": [subset.reshape(-1).tolist()]}, indent=None)
+    _ezkl.write_input(cal, [subset.reshape(-1).tolist()])
     try:
         _ezkl.gen_settings(onnx_path, settings, _run_args(vis, cfg))
         _ezkl.calibrate(
@@ -179,8 +161,8 @@ def _build(
         _ezkl.normalize_settings(settings)
         compiled = tmp / "model.compiled"
         _ezkl.compile_circuit(onnx_path, compiled, settings)
-        s = json.loads(settings.read_text())
-        report = _quantization(tmp, compiled, onnx_bytes, samples, s)
+        s = _ezkl.read_settings(settings)
+        report = _quantization(tmp, compiled, onnx_bytes, samples, s.output_scales[0])
     finally:
         cal.unlink(missing_ok=True)
         for leftover in tmp.glob("*.witness.json"):
@@ -189,13 +171,12 @@ def _build(
             leftover.unlink()
     lo, hi = float(samples.min()), float(samples.max())
     margin = cfg.range_margin * max(hi - lo, 1e-9)
-    ra = s["run_args"]
     return {
-        "logrows": ra["logrows"],
-        "num_rows": s["num_rows"],
-        "input_scale": ra["input_scale"],
-        "param_scale": ra["param_scale"],
-        "output_scales": s["model_output_scales"],
+        "logrows": s.logrows,
+        "num_rows": s.num_rows,
+        "input_scale": s.input_scale,
+        "param_scale": s.param_scale,
+        "output_scales": s.output_scales,
         "input_range": [lo - margin, hi + margin],
         "quantization": report.model_dump(),
     }
@@ -230,7 +211,7 @@ def _calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
 
 
 def _quantization(
-    tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, settings: dict[str, Any],
+    tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, scale: int,
     limit: int = 8,
 ) -> QuantizationReport:
     """Run the compiled circuit's witness on a spread of calibration samples vs onnxruntime."""
@@ -239,14 +220,13 @@ def _quantization(
     extra = {int(np.argmin(samples.reshape(len(samples), -1).min(axis=1))),
              int(np.argmax(samples.reshape(len(samples), -1).max(axis=1)))}
     chosen = sorted(set(idx.tolist()) | extra)
-    scale = settings["model_output_scales"][0]
     errs: list[float] = []
     agree = 0
     lo_out, hi_out = np.inf, -np.inf
     for i in chosen:
         x = samples[i : i + 1].reshape(samples.shape[1:])
         data = tmp / f"{i}.input.json"
-        atomic_write_json(data, {"input_data": [x.reshape(-1).tolist()]}, indent=None)
+        _ezkl.write_input(data, [x.reshape(-1).tolist()])
         try:
             w = _ezkl.gen_witness(data, compiled, tmp / f"{i}.witness.json", None, None)
         except Exception as e:
@@ -254,7 +234,7 @@ def _quantization(
                 f"calibration sample {i} does not fit the circuit ({e}); raise decomp_base or "
                 "decomp_legs, or lower the scales."
             ) from e
-        got = np.array(dequantize((felt_from_le_hex(v) for v in w["outputs"][0]), scale))
+        got = np.array(dequantize(_ezkl.witness_outputs(w)[0], scale))
         ref = run_onnx(onnx_bytes, x).reshape(-1)
         errs.extend(np.abs(got - ref).tolist())
         agree += int(np.argmax(got) == np.argmax(ref))
@@ -276,10 +256,10 @@ def evaluate(circuit: Circuit, samples: Any) -> QuantizationReport:
     """
     arr = as_samples(samples, circuit.exported.input_shape)
     onnx_bytes = Path(circuit.exported.onnx_path).read_bytes()
-    settings = json.loads(Path(circuit.settings_path).read_text())
     work = cache.private_workdir("eval")
     try:
-        return _quantization(work, Path(circuit.compiled_path), onnx_bytes, arr, settings,
+        return _quantization(work, Path(circuit.compiled_path), onnx_bytes, arr,
+                             circuit.output_scales[0],
                              limit=len(arr))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -307,7 +287,7 @@ def estimate_rows(
         settings = work / "settings.json"
         _ezkl.gen_settings(Path(exported.onnx_path), settings,
                            {**_run_args(vis, cfg), "scale_rebase_multiplier": 10})
-        rows = int(json.loads(settings.read_text())["num_rows"])
+        rows = _ezkl.read_settings(settings).num_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logrows = int(np.ceil(np.log2(max(rows, cfg.decomp_base) + _RESERVED_ROWS)))

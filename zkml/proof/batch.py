@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ._utils import atomic_write_bytes, atomic_write_json, sha256_file
-from .artifacts import Keys, ProofBundle, save_artifact
-from .errors import InputError, ZkmlError, ZkmlValueError
+from zkml._utils import atomic_write_bytes, atomic_write_json, sha256_file
+from zkml.artifacts import Keys, ProofBundle, save_artifact
+from zkml.errors import InputError, ZkmlError, ZkmlValueError
 
 __all__ = ["prove_batch", "read_inputs", "BatchResult", "ManifestEntry", "estimate_proof_memory"]
 
@@ -118,8 +118,8 @@ def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[
     """Prove one input; never raises for a bad input (the error goes into the result)."""
     import warnings
 
-    from .prove import prove
-    from .verify import verify as verify_bundle
+    from zkml.proof.prove import prove
+    from zkml.proof.verify import verify as verify_bundle
 
     warnings.simplefilter("ignore")
     keys = Keys.model_validate_json(keys_json)
@@ -229,7 +229,7 @@ def _node_keys(files: dict[str, bytes], digest: str, keys_json: str) -> Keys:
     """This node's copy of the keys: written once per node, reused by every task on it."""
     from filelock import FileLock
 
-    from . import cache
+    from zkml import cache
 
     root = Path(os.environ.get("ZKML_RAY_NODE_DIR", "/tmp/zkml-ray")) / digest
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ def _load_manifest(path: Path) -> dict[str, ManifestEntry]:
 
 
 def _bundle_ok(out: Path, input_id: str, keys: Keys) -> bool:
-    from .verify import load_bundle, verify
+    from zkml.proof.verify import load_bundle, verify
 
     p = out / f"{input_id}.bundle.json"
     if not p.exists():

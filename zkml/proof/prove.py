@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _ezkl, cache
-from ._progress import step
-from ._utils import atomic_write_json, dequantize, felt_from_le_hex, sha256_file
-from .artifacts import Keys, ProofBundle
-from .errors import InputError, InputRangeError, InputShapeError, ProveError
-from .presets import get_preset
-from .version import __version__
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import dequantize, sha256_file
+from zkml.artifacts import Keys, ProofBundle
+from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError
+from zkml.presets import get_preset
+from zkml.version import __version__
 
 __all__ = ["prove", "check_input"]
 
@@ -65,11 +65,7 @@ def _load_input_file(path: Path) -> Any:
         raise InputError(f"{path}: no such input file.") from e
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: not a JSON or .npy input file ({e}).") from e
-    if isinstance(data, dict):
-        if "input_data" not in data:
-            raise InputError(f"{path}: a JSON object input needs an 'input_data' key.")
-        data = data["input_data"]
-    return data
+    return _ezkl.read_input_data(data, str(path))
 
 
 def prove(keys: Keys, value: Any) -> ProofBundle:
@@ -101,7 +97,7 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
     work = cache.private_workdir("prove")
     try:
         data = work / "input.json"
-        atomic_write_json(data, {"input_data": [x.reshape(-1).tolist()]}, indent=None)
+        _ezkl.write_input(data, [x.reshape(-1).tolist()])
         with step("Generating witness", "witness"):
             try:
                 _ezkl.gen_witness(
@@ -120,20 +116,20 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
                 work / "witness.json", Path(c.compiled_path), Path(keys.pk_path),
                 work / "proof.json", Path(keys.srs_path),
             )
-        raw = json.loads((work / "proof.json").read_text())
+        raw = _ezkl.read_proof(work / "proof.json")
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the witness holds the private input
     return _bundle(keys, raw)
 
 
-def _bundle(keys: Keys, raw: dict[str, Any]) -> ProofBundle:
+def _bundle(keys: Keys, raw: _ezkl.ProofFile) -> ProofBundle:
     c = keys.circuit
-    instances = [felt_from_le_hex(v) for col in raw["instances"] for v in col]
+    instances = raw.instances
     n_out = int(np.prod(c.exported.output_shape))
     offset = len(instances) - n_out
     if offset < 0:
         raise ProveError(f"ezkl returned {len(instances)} instances for {n_out} outputs.")
-    proof_hex = "0x" + bytes(raw["proof"]).hex()
+    proof_hex = "0x" + raw.proof.hex()
     return ProofBundle(
         model_id=keys.model_id,
         settings_digest=c.settings_digest,

@@ -18,10 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from . import _ezkl, cache
-from ._progress import step
-from ._utils import sha256_file
-from .errors import SrsError
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import sha256_file
+from zkml.errors import SrsError
 
 __all__ = [
     "SrsFile", "import_srs", "dev_srs", "fetch_srs", "resolve_srs", "list_srs", "DevSrsWarning"

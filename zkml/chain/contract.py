@@ -6,11 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-from . import _ezkl, _solc, cache
-from ._progress import step
-from ._utils import digest_of
-from .artifacts import Keys, VerifierContract
-from .errors import ContractSizeError
+from zkml import _ezkl, _solc, cache
+from zkml._progress import step
+from zkml._utils import digest_of
+from zkml.artifacts import Keys, VerifierContract
+from zkml.errors import ContractSizeError
 
 __all__ = ["build_verifier", "EIP170_LIMIT"]
 

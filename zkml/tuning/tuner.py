@@ -15,7 +15,6 @@ measured gain of at least ``min_gain``.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +23,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from . import cache
-from ._progress import step
-from ._utils import digest_of, sha256_bytes
-from .artifacts import Circuit, ExportedModel
-from .circuit import CompileConfig, as_samples, compile_model, estimate_rows, evaluate
-from .errors import CompileError, InputRangeError
-from .keys import setup
-from .prove import prove
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import digest_of, sha256_bytes
+from zkml.artifacts import Circuit, ExportedModel
+from zkml.circuit.compile import CompileConfig, as_samples, compile_model, estimate_rows, evaluate
+from zkml.errors import CompileError, InputRangeError
+from zkml.proof.keys import setup
+from zkml.proof.prove import prove
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT"]
 
@@ -208,8 +207,8 @@ def tune(
     calibrate(default, "Tuning: calibrating ezkl's default settings")
     if default.circuit is None or default.cost is None:
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
-    settings = json.loads(Path(default.circuit.settings_path).read_text())
-    configs = _grid_configs(base, grid, lookups=bool(settings.get("required_lookups")))
+    settings = _ezkl.read_settings(Path(default.circuit.settings_path))
+    configs = _grid_configs(base, grid, lookups=settings.has_lookups)
     seen = {default.config.model_dump_json()}
     cands = []
     for c in configs:  # dedupe, keep order

@@ -1,0 +1,57 @@
+"""The ezkl adapter: the one place zkml meets ezkl.
+
+``calls`` wraps ezkl's functions (keyword arguments only, coroutines run safely inside or
+outside a running event loop, bare ``RuntimeError``s and Rust panics turned into typed zkml
+errors that name the stage and the fix); ``formats`` reads and writes ezkl's files and hands
+the stages typed values. Stages use ``from zkml import _ezkl`` and never import ezkl.
+"""
+
+from zkml._ezkl.calls import (
+    calibrate,
+    compile_circuit,
+    create_evm_verifier,
+    gen_settings,
+    gen_srs,
+    gen_witness,
+    get_srs,
+    normalize_settings,
+    prove,
+    setup,
+    verify,
+)
+from zkml._ezkl.formats import (
+    EZKL_VERSION,
+    ProofFile,
+    Settings,
+    read_input_data,
+    read_proof,
+    read_settings,
+    verifier_proof_length,
+    witness_outputs,
+    write_input,
+    write_proof,
+)
+
+__all__ = [
+    "EZKL_VERSION",
+    "ProofFile",
+    "Settings",
+    "calibrate",
+    "compile_circuit",
+    "create_evm_verifier",
+    "gen_settings",
+    "gen_srs",
+    "gen_witness",
+    "get_srs",
+    "normalize_settings",
+    "prove",
+    "read_input_data",
+    "read_proof",
+    "read_settings",
+    "setup",
+    "verifier_proof_length",
+    "verify",
+    "write_input",
+    "write_proof",
+    "witness_outputs",
+]

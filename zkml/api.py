@@ -1,0 +1,64 @@
+"""Calls that span stages, above every stage package and below the CLI.
+
+A stage module takes the previous artifact and returns its own; a call here composes stages
+for the caller (today: compiling with the tuner's settings, which needs the proof stage to
+measure candidates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zkml.artifacts import Circuit, ExportedModel
+from zkml.circuit import compile as _compile
+from zkml.circuit.compile import CompileConfig, as_samples
+
+__all__ = ["compile_model"]
+
+
+def compile_model(
+    exported: ExportedModel,
+    calibration_inputs: Any,
+    *,
+    preset: str = "private-input",
+    config: CompileConfig | None = None,
+    tune: bool = False,
+    eval_inputs: Any = None,
+) -> Circuit:
+    """Calibrate and compile ``exported`` for ``preset``; cached by content.
+
+    Args:
+        exported: the ONNX artifact from :func:`zkml.export`.
+        calibration_inputs: representative samples (array-like, several inputs stacked) that
+            cover the real input range; inputs outside it are rejected at prove time.
+        preset: a privacy preset name (see ``zkml.PRESETS``).
+        config: cost-driving settings; defaults suit small models. With ``tune``, the base
+            the tuner varies (max_logrows, margins, visibility overrides).
+        tune: search the cheapest settings within the default accuracy bound first
+            (:func:`zkml.tune`, cached; minutes on big models) and compile with them.
+        eval_inputs: held-out samples the tuner checks accuracy on; default: 16 of the
+            calibration samples.
+
+    Returns:
+        The :class:`Circuit` artifact, with logrows, rows and a quantization report.
+
+    Raises:
+        UnboundModelError: params ``private`` without ``allow_unbound_model``.
+        InputError: calibration samples malformed or non-finite.
+        CompileError: calibration or compilation failed.
+
+    Example:
+        >>> circuit = zkml.compile_model(exported, X_train[:64], preset="private-input")
+        >>> fast = zkml.compile_model(exported, X_train, tune=True, eval_inputs=X_test[:16])
+    """
+    cfg = config or CompileConfig()
+    if tune:
+        from zkml.tuning.tuner import tune_cached
+
+        cal = as_samples(calibration_inputs, exported.input_shape)
+        held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
+                    if eval_inputs is None else eval_inputs)
+        cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg)
+    return _compile.compile_model(exported, calibration_inputs, preset=preset, config=cfg)

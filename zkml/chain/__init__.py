@@ -1,0 +1,8 @@
+"""Stage 4, the chain: Solidity verifier, EVM connections, the inference registry.
+
+Modules: ``contract`` (verifier source + solc), ``evm`` (connect, deploy, verify on-chain),
+``devnode`` (a local anvil), ``registry`` (the InferenceRegistry client).
+"""
+
+#: The environment variable a sender's private key is read from (never from the command line).
+DEFAULT_KEY_ENV = "ZKML_PRIVATE_KEY"
