@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.zkml-installed
 NODE_STAMP := node_modules/.zkml-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench compare clean
+.PHONY: setup demo test check lint bench compare clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -13,7 +13,15 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch is pinned (2.13.0, CPU) in pyproject: an unpinned torch would pull a CUDA build.
-	$(PY) -m pip install -q -e '.[test,bench,distributed,zoo]'
+	$(PY) -m pip install -q -e '.[test,bench,distributed,zoo,serve]'
+	# the `trees` extra (zkml.export of scikit-learn / XGBoost / LightGBM estimators), with
+	# --no-deps: hummingbird-ml 0.4.12 pins onnx<=1.16.1, which its torch backend does not need
+	$(PY) -m pip install -q --no-deps hummingbird-ml==0.4.12 onnxconverter-common==1.16.0 \
+		dill==0.4.1 psutil xgboost-cpu==3.2.0 lightgbm==4.7.0
+	# the browser tests drive Debian's chromium (never `playwright install`: it downloads);
+	# installed when missing and root, else those tests skip and say why
+	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && apt-get install -y -qq chromium)
 	touch $@
 
 # `npm install` (not `npm ci`): npm 11's ci rejects this lock, which lists anvil's optional
@@ -25,8 +33,19 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(VENV)/bin/zkml demo
 
+# The full suite (unit + integration, real ezkl, the embedded EVM and anvil), without `slow`.
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The fast loop (about a minute on the 2-core dev machine, lint included; budget 90 s): `lint`,
+# then the tests that are neither `slow` nor `anvil` in tests/unit and the quick integration
+# files: the tiny model's pipeline, the embedded-EVM verifier, the tuner's decisions and the
+# security checks. Left to `make test`: every anvil test, and the slower files (registry,
+# faults, batch/Ray, CLI, demo, benchmark smoke runs).
+CHECK_TESTS := tests/unit tests/integration/test_pipeline.py tests/integration/test_chain.py \
+	tests/integration/test_tune.py tests/integration/test_security.py
+check: lint
+	$(VENV)/bin/pytest -m "not slow and not anvil" $(CHECK_TESTS) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check zkml circuits tests benchmarks

@@ -60,7 +60,13 @@ _LAZY: dict[str, str] = {
     "prove_batch": "zkml.proof.batch",
     "BatchResult": "zkml.proof.batch",
     "verify": "zkml.proof.verify",
-    "load_bundle": "zkml.proof.verify",
+    "verify_detailed": "zkml.proof.verify",
+    "Verification": "zkml.proof.verify",
+    "load_bundle": "zkml.proof.bundle",
+    "decoded_outputs": "zkml.proof.bundle",
+    "publish": "zkml.api",
+    "load_package": "zkml.proof.package",
+    "VerificationPackage": "zkml.artifacts",
     "import_srs": "zkml.proof.srs",
     "dev_srs": "zkml.proof.srs",
     "resolve_srs": "zkml.proof.srs",
@@ -96,7 +102,13 @@ __all__ = [
     "prove_batch",
     "BatchResult",
     "verify",
+    "verify_detailed",
+    "Verification",
     "load_bundle",
+    "decoded_outputs",
+    "publish",
+    "load_package",
+    "VerificationPackage",
     "import_srs",
     "dev_srs",
     "resolve_srs",
@@ -152,7 +164,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
-    from zkml.api import compile_model
+    from zkml.api import compile_model, publish
     from zkml.artifacts import (
         Circuit,
         Deployment,
@@ -160,6 +172,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         Keys,
         ProofBundle,
         QuantizationReport,
+        VerificationPackage,
         VerifierContract,
         load_artifact,
         save_artifact,
@@ -170,8 +183,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from zkml.model.export import export, load_onnx
     from zkml.presets import PRESETS
     from zkml.proof.batch import BatchResult, prove_batch
+    from zkml.proof.bundle import decoded_outputs, load_bundle
     from zkml.proof.keys import setup
+    from zkml.proof.package import load_package
     from zkml.proof.prove import prove
     from zkml.proof.srs import dev_srs, import_srs, resolve_srs
-    from zkml.proof.verify import load_bundle, verify
+    from zkml.proof.verify import Verification, verify, verify_detailed
     from zkml.tuning.tuner import AccuracyBound, TuneResult, tune

@@ -1,7 +1,16 @@
 """Typed artifacts passed between stages. Each is a pydantic model that round-trips to JSON.
 
-Only :class:`ProofBundle`, :class:`VerifierContract` and :class:`Deployment` are public
-artifacts; the others point at private files (ONNX, keys, calibration data) on local disk.
+No artifact holds a private value (an input, a calibration sample, a reference output, a
+weight): :class:`ExportedModel`, :class:`Circuit` and :class:`Keys` point at the prover's own
+files (ONNX, proving key, calibration data) by local path, and the public ones
+(:class:`ProofBundle`, :class:`VerificationPackage`, :class:`VerifierContract`,
+:class:`Deployment`, registry records) carry only what anyone may read. SECURITY.md lists which
+files are private and why.
+
+Model identity: ``vk_digest`` (called ``model_id`` in bundles and keys) is the sha256 of the
+verifying key, computable by anyone from the published key; ``registry_model_id`` (called
+``onchain_model_id`` in registry artifacts) is the InferenceRegistry's
+keccak256(abi.encode(extcodehash(verifier), registrant)).
 """
 
 from __future__ import annotations
@@ -28,11 +37,16 @@ __all__ = [
     "InstanceLayout",
     "ModelRegistration",
     "InferenceRecord",
+    "VerificationPackage",
+    "PackageFile",
+    "SrsIdentity",
+    "RegistryEntry",
     "save_artifact",
     "load_artifact",
 ]
 
 BUNDLE_FORMAT = "zkml-proof-bundle/1"
+PACKAGE_FORMAT = "zkml-verification-package/1"
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -42,16 +56,19 @@ class _Artifact(BaseModel):
 
 
 class ExportedModel(_Artifact):
-    """An ONNX graph checked by onnx.checker, with its float reference (private, local)."""
+    """An ONNX graph checked by onnx.checker (the ONNX file is private: it holds the weights).
+
+    The export checks onnxruntime against the framework on the example input, but neither the
+    input nor the reference output is kept here: this JSON may be shared.
+    """
 
     name: str
     onnx_path: str
     onnx_sha256: str
     input_shape: list[int]
+    input_dtype: str = "float32"
     output_shape: list[int]
     ops: list[str]
-    example_input: list[float]
-    reference_output: list[float]
 
 
 class QuantizationReport(_Artifact):
@@ -85,7 +102,10 @@ class Circuit(_Artifact):
 
 
 class Keys(_Artifact):
-    """Proving / verifying keys. ``model_id`` is the sha256 of the verifying key."""
+    """Proving / verifying keys made for ``circuit`` (its digest says which compile).
+
+    ``model_id`` is the vk digest: the sha256 of the verifying key.
+    """
 
     circuit: Circuit
     dir: str
@@ -103,7 +123,9 @@ class ProofBundle(_Artifact):
     """A proof of one inference: everything in it is public.
 
     ``instances`` are the public field elements as decimal strings, in the verifier's order;
-    ``outputs`` are the public outputs decoded back to floats.
+    ``outputs`` are the public outputs decoded back to floats, for convenience only: every
+    verify path recomputes them from ``instances`` and rejects a bundle where they differ
+    (read them with ``zkml.decoded_outputs``). ``model_id`` is the vk digest.
     """
 
     format: str = BUNDLE_FORMAT
@@ -228,3 +250,60 @@ class InferenceRecord(_Artifact):
     block_number: int
     tx_hash: str
     model_retired: bool = False
+
+
+class PackageFile(_Artifact):
+    """One file of a verification package, by relative path and sha256."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+class SrsIdentity(_Artifact):
+    """Which SRS the keys were made with; the file itself is in the package only if
+    ``included``."""
+
+    sha256: str
+    source: Literal["ppot", "dev-unsafe"]
+    logrows: int
+    included: bool
+
+
+class RegistryEntry(_Artifact):
+    """Where the model is registered on-chain (one entry per registry registration)."""
+
+    chain_id: int
+    registry: str
+    registry_model_id: str
+    verifier: str
+    owner: str
+
+
+class VerificationPackage(_Artifact):
+    """What a third party needs to check a proof bundle off-chain (docs/package.md).
+
+    Public by construction: verifying key, settings, verifier, ids and layout; no input,
+    calibration sample, reference output, weight, proving key or ONNX file.
+    """
+
+    format: Literal["zkml-verification-package/1"] = "zkml-verification-package/1"
+    name: str
+    vk_digest: str = Field(description="sha256 of vk.key: the model id in bundles")
+    registry: list[RegistryEntry] = Field(default_factory=list)
+    settings_digest: str
+    preset: str
+    binds: str = Field(description="what a valid proof guarantees under this preset")
+    visibility: dict[str, str]
+    logrows: int
+    proof_length: int
+    layout: InstanceLayout
+    output_shape: list[int]
+    output_scales: list[int]
+    labels: list[str] | None = None
+    srs: SrsIdentity
+    verifier_contract: str
+    solc_version: str
+    files: dict[str, PackageFile]
+    versions: dict[str, str]
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

@@ -110,9 +110,15 @@ def get_or_build(
     return CacheEntry(final, meta, hit=False)
 
 
-# (path, size, mtime_ns) of entries whose hashes this process has checked: a big proving key
-# is hashed once per process, not once per proof.
-_intact: set[tuple[str, int, int]] = set()
+#: A file's identity for the memo below: (path, inode, size, mtime_ns, ctime_ns).
+Stamp = tuple[str, int, int, int, int]
+
+# Stamps of entries whose hashes this process has checked: a big proving key is hashed once
+# per process, not once per proof. The inode catches a file replaced by rename; ctime catches
+# an in-place rewrite even when the writer resets mtime (utime cannot set ctime). Both clocks
+# are coarse (a kernel tick), so a same-size rewrite within one tick of the check can still
+# go unnoticed until the next process.
+_intact: set[Stamp] = set()
 
 
 def ensure_intact(path: str | Path, what: str) -> None:
@@ -133,11 +139,14 @@ def ensure_intact(path: str | Path, what: str) -> None:
         )
 
 
-def _stamps(p: Path) -> list[tuple[str, int, int]]:
+def _stamp(f: Path, st: os.stat_result) -> Stamp:
+    return (str(f), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _stamps(p: Path) -> list[Stamp]:
     if not p.is_dir():
         return []
-    return [(str(f), st.st_size, st.st_mtime_ns)
-            for f in sorted(p.glob("*")) for st in (f.stat(),)]
+    return [_stamp(f, f.stat()) for f in sorted(p.glob("*"))]
 
 
 def _remember(p: Path) -> None:
@@ -152,7 +161,7 @@ def ensure_file_hash(path: str | Path, sha256: str, what: str) -> None:
         st = p.stat()
     except OSError:
         raise ArtifactError(f"the {what} {p} is missing; run the stage that makes it.") from None
-    stamp = (str(p), st.st_size, st.st_mtime_ns)
+    stamp = _stamp(p, st)
     if stamp in _intact:
         return
     if sha256_file(p) != sha256:

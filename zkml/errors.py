@@ -44,11 +44,12 @@ class ExportError(ZkmlValueError):
 
 
 class UnsupportedOpError(ExportError):
-    """The ONNX graph uses operators that ezkl cannot compile."""
+    """The ONNX graph uses an operator ezkl itself cannot compile (``ops``, at ``nodes``)."""
 
-    def __init__(self, message: str, ops: list[str]) -> None:
+    def __init__(self, message: str, ops: list[str], nodes: list[str] | None = None) -> None:
         super().__init__(message)
         self.ops = ops
+        self.nodes = nodes or []
 
 
 class CompileError(ZkmlError):

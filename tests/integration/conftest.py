@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,16 +73,23 @@ def embedded_deployment(embedded: zkml.Chain, verifier: zkml.VerifierContract
     return zkml.deploy_verifier(embedded, verifier)
 
 
+#: Fixtures that start an anvil node: every test using one is marked ``anvil``.
+ANVIL_FIXTURES = frozenset({"anvil", "anvil_node"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ANVIL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.anvil)
+
+
 @pytest.fixture
-def anvil() -> Iterator[Anvil]:
+def anvil(monkeypatch: pytest.MonkeyPatch) -> Iterator[Anvil]:
+    """A fresh anvil node; its dev key in ZKML_PRIVATE_KEY (the key comes from the environment
+    only), restored by monkeypatch after the test."""
+    monkeypatch.setenv("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)
     node = Anvil()
-    old = os.environ.get("ZKML_PRIVATE_KEY")
-    os.environ["ZKML_PRIVATE_KEY"] = ANVIL_DEV_KEY  # the key comes from the environment only
     try:
         yield node
     finally:
         node.stop()
-        if old is None:
-            os.environ.pop("ZKML_PRIVATE_KEY", None)
-        else:
-            os.environ["ZKML_PRIVATE_KEY"] = old

@@ -88,6 +88,7 @@ def test_memory_budget_caps_workers(tiny: Pipeline, tmp_path: Path) -> None:
         zkml.prove_batch(tiny.keys, _items(tiny, 2), tmp_path, max_memory=per // 2)
 
 
+@pytest.mark.timeout(600)  # starts a local Ray cluster twice
 def test_ray_cluster_batch_with_a_killed_worker(tiny: Pipeline, tmp_path: Path) -> None:
     items = _items(tiny, 12)
     killed: list[int] = []

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(960)  # the benchmark run's own limit is 900 s
 def test_stage_benchmarks_run_and_save_json(tmp_path: Path) -> None:
     out = tmp_path / "stages.json"
     proc = subprocess.run(
@@ -29,6 +32,8 @@ def test_stage_benchmarks_run_and_save_json(tmp_path: Path) -> None:
     assert info["test_verify_onchain"]["verify_gas"] > 200_000
 
 
+@pytest.mark.anvil  # compare.py measures gas on an anvil node it starts
+@pytest.mark.timeout(1260)  # the comparison's own limit is 1200 s
 def test_compare_runs_on_the_tiny_model(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--models", "tiny-mlp",
@@ -39,8 +44,14 @@ def test_compare_runs_on_the_tiny_model(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "compare.json").read_text())
     r = summary["models"]["tiny-mlp"]
     assert r["default"]["verified"] and r["tuned"]["verified"]
-    assert r["tuned"]["logrows"] < r["default"]["logrows"]
-    assert r["prove_ratio"] < 1.0 and r["accuracy_ok"]
+    # whether the tuner left the defaults is decided by prove times measured on this machine
+    # (the child processes' real clock): check the report is consistent, not which way it went
+    if r["tune"]["beat_default"]:
+        assert r["tuned"]["logrows"] < r["default"]["logrows"]
+    else:
+        assert r["tune"]["config"]["decomp_base"] == 16384
+    assert r["prove_ratio"] == r["tuned"]["prove_s"] / r["default"]["prove_s"] > 0
+    assert r["accuracy_ok"]
     assert r["gas"]["default"] > 0 and r["gas"]["tuned"] > 0
     assert (tmp_path / "prove_time.png").stat().st_size > 1000
     assert (tmp_path / "prove_vs_logrows.png").stat().st_size > 1000

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from zkml.cli.demo_flow import run_demo
 
 
+@pytest.mark.timeout(900)  # two whole demo runs (train, compile, setup, prove, deploy)
 def test_demo_proves_and_verifies_a_diagnosis(tmp_path: Path) -> None:
     r = run_demo(tmp_path / "demo", patient=3)
     assert r.verified_locally and r.verified_onchain

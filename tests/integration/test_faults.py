@@ -29,10 +29,14 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _corrupt(path: str | Path) -> None:
+    """Flip a byte in place (same size), and move the mtime on by a second explicitly: that the
+    change is seen must not depend on the clock ticking between the write and the check."""
     p = Path(path)
+    before = p.stat()
     data = bytearray(p.read_bytes())
     data[len(data) // 2] ^= 0xFF
     p.write_bytes(bytes(data))
+    os.utime(p, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
 
 
 @pytest.mark.parametrize("victim", ["pk", "vk", "settings", "compiled", "srs"])
@@ -66,22 +70,20 @@ def _prove_in_process(args: tuple[str, str]) -> str:
     return zkml.prove(p.keys, p.zoo.test_inputs[1]).model_dump_json()
 
 
-def test_two_processes_share_one_cache(tmp_path: Path) -> None:
+def test_two_processes_share_one_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
     cache_dir = str(tmp_path / "shared-cache")
     jobs = [(cache_dir, str(tmp_path / f"w{i}")) for i in range(2)]
     with mp.get_context("spawn").Pool(2) as pool:
         results = pool.map(_prove_in_process, jobs)
-    os.environ["ZKML_CACHE_DIR"], old = cache_dir, os.environ["ZKML_CACHE_DIR"]
-    try:
-        bundles = [zkml.ProofBundle.model_validate_json(r) for r in results]
-        assert bundles[0].model_id == bundles[1].model_id
-        assert all(zkml.verify(b) for b in bundles)
-        for kind in ("circuits", "keys"):
-            entries = [d for d in (Path(cache_dir) / kind).iterdir()
-                       if d.is_dir() and not d.name.startswith(".")]
-            assert len(entries) == 1, kind
-    finally:
-        os.environ["ZKML_CACHE_DIR"] = old
+    monkeypatch.setenv("ZKML_CACHE_DIR", cache_dir)  # verify by model id from the shared cache
+    bundles = [zkml.ProofBundle.model_validate_json(r) for r in results]
+    assert bundles[0].model_id == bundles[1].model_id
+    assert all(zkml.verify(b) for b in bundles)
+    for kind in ("circuits", "keys"):
+        entries = [d for d in (Path(cache_dir) / kind).iterdir()
+                   if d.is_dir() and not d.name.startswith(".")]
+        assert len(entries) == 1, kind
 
 
 def test_writer_killed_mid_write_leaves_nothing_trusted(fresh_cache: Path) -> None:
@@ -120,6 +122,7 @@ def key_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)
 
 
+@pytest.mark.anvil
 def test_rpc_gone_before_submit_keeps_the_bundle(tiny: Pipeline, bundle: zkml.ProofBundle,
                                                  tmp_path: Path, key_env: None) -> None:
     path = zkml.save_artifact(bundle, tmp_path / "bundle.json")
@@ -138,6 +141,7 @@ def test_rpc_gone_before_submit_keeps_the_bundle(tiny: Pipeline, bundle: zkml.Pr
     assert zkml.verify(zkml.load_bundle(path), tiny.keys)  # still there, still valid
 
 
+@pytest.mark.anvil
 def test_anvil_restarted_between_deploy_and_submit(tiny: Pipeline, bundle: zkml.ProofBundle,
                                                    key_env: None) -> None:
     node = Anvil()

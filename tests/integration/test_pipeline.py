@@ -97,25 +97,20 @@ def test_second_run_hits_the_cache(tiny: Pipeline) -> None:
     assert again.keys.model_id == tiny.keys.model_id
 
 
-def test_compile_is_deterministic(tiny: Pipeline, tmp_path: Path) -> None:
+def test_compile_is_deterministic(tiny: Pipeline, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # a fresh cache: everything rebuilt from scratch must give the same model id
-    import os
+    monkeypatch.setenv("ZKML_CACHE_DIR", str(tmp_path / "cache2"))
+    # the dev SRS differs per machine-cache, so reuse the original SRS file
+    fresh_circuit = zkml.compile_model(tiny.exported, tiny.zoo.calibration,
+                                       config=tiny.zoo.config)
+    assert not fresh_circuit.cache_hit
+    assert fresh_circuit.settings_digest == tiny.circuit.settings_digest
+    from zkml.proof.srs import SrsFile
 
-    old = os.environ["ZKML_CACHE_DIR"]
-    os.environ["ZKML_CACHE_DIR"] = str(tmp_path / "cache2")
-    try:
-        # the dev SRS differs per machine-cache, so reuse the original SRS file
-        fresh_circuit = zkml.compile_model(tiny.exported, tiny.zoo.calibration,
-                                           config=tiny.zoo.config)
-        assert not fresh_circuit.cache_hit
-        assert fresh_circuit.settings_digest == tiny.circuit.settings_digest
-        from zkml.proof.srs import SrsFile
-
-        srs = SrsFile(Path(tiny.keys.srs_path), tiny.circuit.logrows, tiny.keys.srs_sha256,
-                      "dev-unsafe")
-        assert zkml.setup(fresh_circuit, srs=srs).model_id == tiny.keys.model_id
-    finally:
-        os.environ["ZKML_CACHE_DIR"] = old
+    srs = SrsFile(Path(tiny.keys.srs_path), tiny.circuit.logrows, tiny.keys.srs_sha256,
+                  "dev-unsafe")
+    assert zkml.setup(fresh_circuit, srs=srs).model_id == tiny.keys.model_id
 
 
 @pytest.mark.parametrize(
@@ -171,3 +166,26 @@ def test_committed_input_preset(tmp_path: Path) -> None:
     # claiming another input's commitment breaks the proof
     forged = b0.model_copy(update={"instances": [b1.instances[0], *b0.instances[1:]]})
     assert zkml.verify(forged, p.keys) is False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_big_model_proves_and_verifies(tmp_path: Path) -> None:
+    """LeNet-5, the zoo's big model, through the whole pipeline (minutes and ~5 GB on 2 cores):
+    its proof verifies, its decoded outputs match the float model, a tampered output fails."""
+    import circuits
+
+    zoo, keys = circuits.prepare("lenet5", tmp_path)
+    assert "lenet5" in circuits.BIG and keys.circuit.logrows > 12
+    x = zoo.test_inputs[0]
+    b = zkml.prove(keys, x)
+    assert zkml.verify(b, keys) is True
+    with torch.no_grad():
+        ref = zoo.model(torch.tensor(x, dtype=torch.float32)).numpy().ravel()
+    q = keys.circuit.quantization
+    assert np.max(np.abs(np.array(b.outputs) - ref)) <= (
+        2 * q.max_abs_error + 2.0 ** -keys.circuit.output_scales[0])
+    inst = list(b.instances)
+    i = b.output_instance_offset
+    inst[i] = str((int(inst[i]) + 1) % FIELD_MODULUS)
+    assert zkml.verify(_tamper(b, instances=inst), keys) is False

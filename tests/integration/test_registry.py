@@ -39,9 +39,24 @@ def _reason(fn: object, *args: object) -> str:
 
 
 def _bump(b: zkml.ProofBundle, i: int, by: int) -> zkml.ProofBundle:
+    """Change instance ``i``; a careful forger also makes the stored outputs match it (else
+    zkml's client refuses the bundle before sending: tests/integration/test_trust.py)."""
     inst = list(b.instances)
     inst[i] = str(int(inst[i]) + by)
-    return b.model_copy(update={"instances": inst})
+    bad = b.model_copy(update={"instances": inst})
+    if all(int(v) < FIELD_MODULUS for v in inst):
+        bad = bad.model_copy(update={"outputs": zkml.decoded_outputs(bad)})
+    return bad
+
+
+def _submit_raw(chain: zkml.Chain, reg: RegistryDeployment, model_id: str,
+                b: zkml.ProofBundle) -> None:
+    """What a submitter who bypasses zkml's client sends: only the contract judges it."""
+    from zkml.chain._registry_base import contract, send
+
+    fn = contract(chain, reg).functions.submitInference(
+        bytes.fromhex(model_id[2:]), bytes.fromhex(b.proof[2:]), [int(v) for v in b.instances])
+    send(chain, reg, fn, "submitInference")
 
 
 def test_layout_matches_bundle(env: Env, bundle: zkml.ProofBundle) -> None:
@@ -89,8 +104,10 @@ def test_submit_records_and_replay_is_rejected(env: Env, tiny: Pipeline) -> None
 def test_tampered_submissions_rejected(env: Env, bundle: zkml.ProofBundle, mutate: object,
                                        reason: str) -> None:
     bad = mutate(bundle)  # type: ignore[operator]
+    assert _reason(_submit_raw, env.chain, env.reg, env.model.onchain_model_id, bad) == reason
+    # zkml's own client refuses it too (before sending, when the bundle is incoherent)
     assert _reason(R.submit_inference, env.chain, env.reg, env.model.onchain_model_id, bad) \
-        == reason
+        in {reason, "bundle mismatch"}
 
 
 def test_other_models_proof_rejected(env: Env, bundle_b: zkml.ProofBundle) -> None:
@@ -187,7 +204,10 @@ def test_audit_log_lists_exactly_what_was_submitted(embedded: zkml.Chain, tiny: 
         == [carol.account]
     only_last = R.audit_log(embedded, reg, from_block=receipts[2].block_number)
     assert [r.inference_id for r in only_last] == [receipts[2].inference_id]
-    assert R.audit_log(embedded, reg, model="0x" + "22" * 32) == []
+    # an id that is no model here is an error, never a silently empty log
+    with pytest.raises(zkml.RegistryError) as e:
+        R.audit_log(embedded, reg, model="0x" + "22" * 32)
+    assert e.value.reason == "unknown model"
 
 
 def test_registry_on_anvil(anvil: Anvil, tiny: Pipeline, bundle: zkml.ProofBundle,

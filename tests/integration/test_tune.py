@@ -11,7 +11,8 @@ import pytest
 
 import circuits
 import zkml
-from zkml.circuit.compile import CompileConfig, estimate_rows
+from zkml.circuit.compile import CompileConfig
+from zkml.circuit.layout import estimate_rows
 from zkml.tuning.tuner import EZKL_DEFAULT, Candidate, cost_estimate, tune
 
 from .conftest import Pipeline

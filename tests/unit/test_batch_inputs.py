@@ -12,10 +12,17 @@ from zkml.proof.batch import read_inputs
 
 def test_jsonl_with_and_without_ids(tmp_path: Path) -> None:
     f = tmp_path / "in.jsonl"
-    f.write_text('{"id": "alice", "input": [[1, 2]]}\n[[3, 4]]\n\nnot json\n')
+    f.write_text('{"id": "alice", "input": [[1, 2]]}\n[[3, 4]]\n\n[[5, 6]]\n')
     items = read_inputs(f)
     assert [i for i, _ in items] == ["alice", "line-00002", "line-00004"]
-    assert items[0][1] == [[1, 2]] and items[2][1] == "not json"  # fails later, per input
+    assert items[0][1] == [[1, 2]] and items[2][1] == [[5, 6]]
+
+
+def test_a_malformed_jsonl_line_is_named_before_any_proof(tmp_path: Path) -> None:
+    f = tmp_path / "in.jsonl"
+    f.write_text('[[1, 2]]\n[[3, 4]]\n\nnot json\n')
+    with pytest.raises(zkml.InputError, match="line 4: not JSON"):
+        read_inputs(f)
 
 
 def test_npy_rows(tmp_path: Path) -> None:

@@ -9,6 +9,14 @@ import pytest
 from zkml import cache
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own cache root: no test sees an entry (or a builds.log) another made."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("ZKML_CACHE_DIR", str(root))
+    return root
+
+
 def _writer(tmp: Path) -> dict[str, object]:
     (tmp / "data.bin").write_bytes(b"x" * 100)
     counter = Path(os.environ["ZKML_CACHE_DIR"]) / "builds.log"
@@ -52,7 +60,6 @@ def _race(key: str) -> str:
 
 def test_concurrent_builders_build_once() -> None:
     log = cache.cache_root() / "builds.log"
-    log.unlink(missing_ok=True)
     with mp.get_context("spawn").Pool(4) as pool:
         paths = pool.map(_race, ["same"] * 4)
     assert len(set(paths)) == 1
@@ -73,8 +80,67 @@ def test_an_entry_is_hashed_once_per_process_until_it_changes(
 
     monkeypatch.setattr(cache, "sha256_file", counting)
     cache.ensure_intact(entry.path, "test files")
+    cache.ensure_intact(entry.path, "test files")
     assert calls == []  # just built: its hashes were written by this process
-    (entry.path / "data.bin").write_bytes(b"y" * 100)  # same size, new content
+    f = entry.path / "data.bin"
+    before = f.stat()
+    f.write_bytes(b"y" * 100)  # same size, new content...
+    # ...and a distinct mtime set explicitly: whether the clock ticked since the build (Linux
+    # timestamps are coarse) must not decide the outcome
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
     with pytest.raises(cache.ArtifactError, match="missing or corrupt"):
         cache.ensure_intact(entry.path, "test files")
-    assert any(c.endswith("data.bin") for c in calls)
+    assert [Path(c).name for c in calls] == ["data.bin"]
+
+
+def test_a_file_replaced_with_its_old_size_and_mtime_is_still_caught(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replaced by rename (a new inode) with size and mtime copied over, as ``cp -p`` or an
+    editor's save would: the memo must not vouch for the new file."""
+    entry = cache.get_or_build("t", "k-replaced", _writer)
+    calls: list[str] = []
+    real = cache.sha256_file
+
+    def counting(p: str | Path) -> str:
+        calls.append(str(p))
+        return real(p)
+
+    monkeypatch.setattr(cache, "sha256_file", counting)
+    cache.ensure_intact(entry.path, "test files")
+    assert calls == []
+    f = entry.path / "data.bin"
+    before = f.stat()
+    other = entry.path.parent / "data.bin.new"
+    other.write_bytes(b"z" * 100)
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(other, f)
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(cache.ArtifactError, match="missing or corrupt"):
+        cache.ensure_intact(entry.path, "test files")
+    assert [Path(c).name for c in calls] == ["data.bin"]
+
+
+def test_ensure_file_hash_checks_once_then_catches_a_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zkml._utils import sha256_file
+
+    f = tmp_path / "srs.bin"
+    f.write_bytes(b"s" * 64)
+    digest = sha256_file(f)
+    calls: list[str] = []
+    real = cache.sha256_file
+
+    def counting(p: str | Path) -> str:
+        calls.append(str(p))
+        return real(p)
+
+    monkeypatch.setattr(cache, "sha256_file", counting)
+    cache.ensure_file_hash(f, digest, "SRS")
+    cache.ensure_file_hash(f, digest, "SRS")
+    assert calls == [str(f)]  # hashed once, then remembered
+    before = f.stat()
+    f.write_bytes(b"t" * 64)
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(cache.ArtifactError, match="corrupt or was replaced"):
+        cache.ensure_file_hash(f, digest, "SRS")
+    assert calls == [str(f), str(f)]

@@ -17,6 +17,7 @@ def test_help_lists_every_stage() -> None:
 
 def test_compile_help_states_preset_guarantees() -> None:
     res = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["compile", "--help"])
+    assert res.exit_code == 0
     assert "private-input" in res.output and "committed-input" in res.output
     assert "allow-unbound-model" in res.output
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
 
 import zkml
+import zkml.errors
 from zkml import _utils
 from zkml._utils import FIELD_MODULUS
 
@@ -14,13 +17,47 @@ def test_error_hierarchy_has_builtin_mixins() -> None:
     assert issubclass(zkml.InputError, ValueError)
     assert issubclass(zkml.BundleError, ValueError)
     assert issubclass(zkml.ArtifactError, FileNotFoundError)
-    for name in zkml.errors.__all__:
-        assert issubclass(getattr(zkml, name), zkml.ZkmlError)
+
+
+@pytest.mark.parametrize("name", zkml.errors.__all__)
+def test_every_error_is_a_documented_zkml_error(name: str) -> None:
+    cls = getattr(zkml.errors, name)
+    assert inspect.isclass(cls) and issubclass(cls, zkml.ZkmlError), name
+    assert cls.__module__ == "zkml.errors"
+    assert (cls.__doc__ or "").strip(), f"{name} has no docstring"
+    assert getattr(zkml, name) is cls  # re-exported by the facade, the same class
+
+
+def test_errors_all_is_exactly_the_error_classes() -> None:
+    defined = {n for n, v in vars(zkml.errors).items()
+               if inspect.isclass(v) and issubclass(v, BaseException)
+               and v.__module__ == "zkml.errors" and not n.startswith("_")}
+    assert len(zkml.errors.__all__) == len(set(zkml.errors.__all__))
+    assert set(zkml.errors.__all__) == defined
 
 
 def test_public_api_is_explicit() -> None:
-    for name in zkml.__all__:
-        assert hasattr(zkml, name), name
+    names = zkml.__all__
+    assert len(names) == len(set(names)), "duplicates in zkml.__all__"
+    assert set(names) == set(zkml._LAZY) | set(zkml.errors.__all__) | {"__version__"}
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+    assert isinstance(zkml.__version__, str) and zkml.__version__
+
+
+@pytest.mark.parametrize("name", sorted(zkml._LAZY))
+def test_a_lazy_name_resolves_to_the_object_its_module_defines(name: str) -> None:
+    module = importlib.import_module(zkml._LAZY[name])
+    value = getattr(zkml, name)
+    assert value is getattr(module, name)
+    if inspect.isclass(value) or inspect.isfunction(value):
+        # defined there, not re-exported from somewhere else under the facade's label
+        assert value.__module__ == module.__name__, (name, value.__module__)
+    assert name in getattr(module, "__all__", [name]), f"{module.__name__} does not export it"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_stage'"):
+        zkml.no_such_stage  # noqa: B018
     assert "_ezkl" not in zkml.__all__
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import onnx
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,9 +32,10 @@ def test_bundle_loader_on_random_bytes(tmp_path: Path, blob: bytes) -> None:
     p = tmp_path / "b.json"
     p.write_bytes(blob)
     try:
-        zkml.load_bundle(p)
+        b = zkml.load_bundle(p)
     except zkml.BundleError:
-        pass
+        return
+    assert isinstance(b, zkml.ProofBundle)  # whatever loads is a whole, validated bundle
 
 
 @FUZZ
@@ -45,12 +47,19 @@ def test_bundle_loader_on_mutated_fields(tmp_path: Path, key: str, value: object
         b = zkml.load_bundle(p)
     except zkml.BundleError:
         return
-    # whatever loads must either parse cleanly or raise BundleError in the strict parsers
-    for parse in (parse_instances, proof_bytes):
-        try:
-            parse(b)
-        except zkml.BundleError:
-            pass
+    # whatever loads must either parse exactly as written or raise BundleError
+    try:
+        instances = parse_instances(b)
+    except zkml.BundleError:
+        pass
+    else:
+        assert instances == [int(v) for v in b.instances] and min(instances, default=0) >= 0
+    try:
+        raw = proof_bytes(b)
+    except zkml.BundleError:
+        pass
+    else:
+        assert raw == bytes.fromhex(b.proof.removeprefix("0x"))
 
 
 def _valid_onnx() -> bytes:
@@ -79,9 +88,10 @@ def test_onnx_loader_on_mutated_models(data: st.DataObject) -> None:
     else:
         blob = bytearray(data.draw(st.binary(max_size=300)))
     try:
-        check_onnx(bytes(blob))
+        model = check_onnx(bytes(blob))
     except zkml.ExportError:
-        pass
+        return
+    assert isinstance(model, onnx.ModelProto)  # anything accepted is a checked graph
 
 
 def test_load_onnx_wrong_file(tmp_path: Path) -> None:
@@ -108,7 +118,7 @@ def test_load_onnx_wrong_example_shape(tmp_path: Path) -> None:
     f = tmp_path / "m.onnx"
     f.write_bytes(VALID)
     ok = zkml.load_onnx(f, [[0.1, 0.2, 0.3]])
-    assert ok.input_shape == [1, 3] and len(ok.reference_output) == 2
+    assert ok.input_shape == [1, 3] and ok.output_shape == [1, 2]
     try:
         zkml.load_onnx(f, [[0.1, 0.2]])
     except zkml.InputError as e:

@@ -30,9 +30,11 @@ def _modules() -> list[Path]:
     return sorted(p for p in PKG.rglob("*.py") if ADAPTER not in p.parents)
 
 
-def test_import_linter_contracts_hold() -> None:
+def test_import_linter_contracts_hold(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("lint-imports")
-    r = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # its cache goes to tmp_path: by default it writes .import_linter_cache/ into the checkout
+    r = subprocess.run([str(exe), "--cache-dir", str(tmp_path / "cache")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 broken" in r.stdout
 
@@ -76,12 +78,17 @@ def test_a_public_name_loads_its_stage_on_first_use() -> None:
     assert "web3" in _loaded_by("import zkml\nzkml.connect")
 
 
-def test_import_zkml_is_fast() -> None:
-    """Budget 0.3 s on the 2-core dev machine; the import loads no heavy module (above), so
-    this is ~10 ms in practice and the best of three runs is far from the budget."""
-    code = ("import time; t = time.perf_counter(); import zkml; "
-            "print(time.perf_counter() - t)")
-    best = min(float(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                    text=True, check=True, timeout=60).stdout)
-               for _ in range(3))
-    assert best < 0.3, f"import zkml took {best:.3f} s"
+#: modules `import zkml` may load (8 today: the facade, errors, version and their stdlib needs)
+IMPORT_BUDGET = 25
+
+
+def test_import_zkml_is_light() -> None:
+    """`import zkml` is fast (~10 ms on the 2-core dev machine) because it loads almost
+    nothing: the budget is on what it loads, not on the clock, which a loaded machine moves."""
+    code = ("import json, sys; before = set(sys.modules); import zkml; "
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True, timeout=60)
+    loaded = json.loads(r.stdout)
+    assert "zkml" in loaded and "zkml.errors" in loaded
+    assert len(loaded) <= IMPORT_BUDGET, f"import zkml loads {len(loaded)} modules: {loaded}"

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
@@ -29,6 +30,7 @@ from zkml.errors import (
     ProveError,
     SetupError,
     SrsError,
+    UnsupportedOpError,
     ZkmlError,
 )
 
@@ -110,12 +112,35 @@ def _short(e: BaseException) -> str:
     return text[0][:300] if text else type(e).__name__
 
 
+_UNIMPLEMENTED = re.compile(r'node #(\d+) "([^"]*)" Unimplemented\((\w+)\)')
+
+
 def gen_settings(onnx: Path, settings: Path, run_args: dict[str, Any]) -> None:
+    """Lay the graph out: the first place ezkl (tract) meets every node of the model.
+
+    Raises:
+        UnsupportedOpError: ezkl has no implementation for a node's operator (named).
+        CompileError: any other failure.
+    """
     args = ezkl.PyRunArgs()
     for name, value in run_args.items():
         setattr(args, name, value)
-    with _translate("ezkl gen_settings", CompileError, "Check that the ONNX model is valid."):
-        ok = ezkl.gen_settings(model=str(onnx), output=str(settings), py_run_args=args)
+    try:
+        with _quiet():
+            ok = ezkl.gen_settings(model=str(onnx), output=str(settings), py_run_args=args)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        m = _UNIMPLEMENTED.search(str(e))
+        if m:
+            index, node, op = m.groups()
+            raise UnsupportedOpError(
+                f"ezkl {EZKL_VERSION} cannot compile node #{index} {node!r}: operator {op} is "
+                "not implemented in ezkl. Replace that layer with an equivalent made of "
+                "supported ops (`zkml inspect MODEL.onnx` lists each op's status) and export "
+                "again.", [op], nodes=[node]) from e
+        raise CompileError(f"ezkl gen_settings failed: {_short(e)}. Check that the ONNX "
+                           "model is valid.") from e
     if not ok:
         raise CompileError("ezkl gen_settings returned failure; the ONNX graph may be invalid.")
 

@@ -23,7 +23,7 @@ from web3.middleware import SignAndSendRawMiddlewareBuilder
 from zkml._progress import step
 from zkml.artifacts import Deployment, ProofBundle, VerifierContract
 from zkml.errors import ChainError
-from zkml.proof.verify import parse_instances, proof_bytes
+from zkml.proof.bundle import bundle_problem, parse_instances, proof_bytes
 
 __all__ = [
     "Chain",
@@ -152,6 +152,15 @@ class Chain:
             int(receipt["gasUsed"]),
         )
 
+    def logs(self, event: Any, *, from_block: int = 0, to_block: int | str = "latest",
+             argument_filters: dict[str, Any] | None = None) -> list[Any]:
+        """An event's logs; an RPC failure is a :class:`ChainError`, never a raw web3 error."""
+        try:
+            return list(event.get_logs(from_block=from_block, to_block=to_block,
+                                       argument_filters=argument_filters))
+        except Exception as e:
+            raise _failure(self.label, "reading event logs", e) from e
+
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Any:
         try:
             code = self.w3.eth.get_code(Web3.to_checksum_address(address))
@@ -182,14 +191,17 @@ def _failure(label: str, what: str, e: BaseException) -> ChainError:
     return ChainError(f"{label}: {what} failed: {_brief(e)}")
 
 
-def connect(rpc_url: str | None = None, *, key_env: str = DEFAULT_KEY_ENV) -> Chain:
+def connect(rpc_url: str | None = None, *, key_env: str = DEFAULT_KEY_ENV,
+            read_only: bool = False) -> Chain:
     """Connect to a chain.
 
     Args:
         rpc_url: ``None`` or ``"embedded"`` for the in-process EVM (py-evm, no server); else a
-            JSON-RPC URL (http(s):// or ws://).
+            JSON-RPC URL (http:// or https://).
         key_env: the environment variable holding the sender's private key for an RPC chain.
             If unset, the node's first unlocked account is used (anvil, dev nodes).
+        read_only: only read (calls, logs): no key is loaded and no account is needed, so a
+            public node works; a transaction through this chain fails.
 
     Returns:
         A :class:`Chain`.
@@ -215,6 +227,8 @@ def connect(rpc_url: str | None = None, *, key_env: str = DEFAULT_KEY_ENV) -> Ch
     except Exception as e:
         raise ChainError(f"cannot reach the JSON-RPC node at {rpc_url}: {_brief(e)}; is it "
                          "running?") from e
+    if read_only:  # calls are sent "from" the zero address; nothing can be signed
+        return Chain(w3, "0x" + "00" * 20, embedded=False, label=rpc_url)
     key = os.environ.get(key_env)
     if key:
         try:
@@ -243,10 +257,15 @@ def _embedded() -> Chain:
 
 @dataclass(frozen=True)
 class OnchainResult:
-    """Outcome of an on-chain verification: ``valid`` is False when the verifier rejected."""
+    """Outcome of an on-chain verification: ``valid`` is False when rejected, and ``reason``
+    says by what (the bundle's own fields, checked before any call, or the contract)."""
 
     valid: bool
     gas_used: int | None
+    reason: str | None = None
+
+
+_REJECTED = "proof: the verifier contract rejected it for these instances"
 
 
 def deploy_verifier(chain: Chain, contract: VerifierContract) -> Deployment:
@@ -279,23 +298,27 @@ def verify_onchain(
         raise ChainError(
             f"the deployment is on chain {deployment.chain_id}, connected to {chain.chain_id}."
         )
+    # The contract sees only proof and instances: a bundle whose stored outputs are not what
+    # the instances encode would be "accepted" while its reader is shown other numbers.
+    problem = bundle_problem(bundle)
+    if problem:
+        return OnchainResult(False, None, problem)
     if bundle.model_id != deployment.model_id:
-        return OnchainResult(False, None)
+        return OnchainResult(False, None, "model_id: the verifier deployed at "
+                             f"{deployment.address} is for another model")
     proof = proof_bytes(bundle)
     instances = parse_instances(bundle)
-    if any(v >= 2**256 for v in instances):
-        return OnchainResult(False, None)  # not even a uint256: no call could carry it
     verifier = chain.contract(deployment.address, deployment.abi)
     fn = verifier.functions.verifyProof(proof, instances)
     with step(f"Verifying on {chain.label}", "verify_onchain"):
         try:
             ok = bool(chain.call(fn))
         except Reverted:
-            return OnchainResult(False, None)
+            return OnchainResult(False, None, _REJECTED)
         if not ok or not measure_gas:
-            return OnchainResult(ok, None)
+            return OnchainResult(ok, None, None if ok else _REJECTED)
         try:
             receipt = chain.transact(fn, gas=3_000_000)
         except Reverted:
-            return OnchainResult(False, None)
+            return OnchainResult(False, None, _REJECTED)
     return OnchainResult(True, int(receipt["gasUsed"]))

@@ -18,11 +18,11 @@ from zkml._utils import (
     sha256_file,
 )
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
-from zkml.errors import CompileError, InputError
+from zkml.errors import CompileError, InputError, InputShapeError
 from zkml.model.export import run_onnx
 from zkml.presets import get_preset, visibility_for
 
-__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "estimate_rows"]
+__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "layout_args"]
 
 
 class CompileConfig(BaseModel):
@@ -49,20 +49,35 @@ class CompileConfig(BaseModel):
 
 
 def as_samples(inputs: Any, input_shape: list[int]) -> np.ndarray:
-    """Coerce ``inputs`` into an array of samples, each of ``input_shape``; validate values."""
+    """Coerce ``inputs`` into an array of samples, each of ``input_shape``; validate values.
+
+    Accepted shapes: ``(n, *input_shape)`` or one sample ``input_shape``; for a model whose
+    input has batch dimension 1, also ``(n, *input_shape[1:])`` and ``input_shape[1:]``.
+    Anything else is refused, never reshaped by element count (that would mix samples).
+
+    Raises:
+        InputShapeError: the shape is none of the above.
+        InputError: not numbers, or NaN/infinity.
+    """
     try:
         arr = np.asarray(inputs, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise InputError(f"inputs must be numbers (a tensor, array or nested list): {e}") from e
-    size = int(np.prod(input_shape))
-    if arr.size == 0 or arr.size % size:
-        raise InputError(
-            f"inputs have {arr.size} values, not a multiple of the model input "
-            f"{tuple(input_shape)} ({size} values)."
+    one = tuple(input_shape)
+    forms = [one] + ([one[1:]] if len(one) > 1 and one[0] == 1 else [])
+    if arr.size and arr.shape in forms:
+        arr = arr.reshape((1, *one))
+    elif arr.ndim >= 1 and arr.shape[0] > 0 and arr.shape[1:] in forms:
+        arr = arr.reshape((arr.shape[0], *one))
+    else:
+        shown = " or ".join(f"(n, {', '.join(map(str, f))})" for f in forms)
+        raise InputShapeError(
+            f"samples of shape {arr.shape} do not fit the model input {one}: give an array "
+            f"of shape {shown} (n samples), or one sample of shape {one}."
         )
     if not np.isfinite(arr).all():
         raise InputError("inputs contain NaN or infinity; give finite numbers.")
-    return arr.reshape((-1, *input_shape))
+    return arr
 
 
 def compile_model(
@@ -149,7 +164,7 @@ def _build(
     subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
     _ezkl.write_input(cal, [subset.reshape(-1).tolist()])
     try:
-        _ezkl.gen_settings(onnx_path, settings, _run_args(vis, cfg))
+        _ezkl.gen_settings(onnx_path, settings, layout_args(vis, cfg))
         _ezkl.calibrate(
             cal,
             onnx_path,
@@ -182,7 +197,7 @@ def _build(
     }
 
 
-def _run_args(vis: dict[str, str], cfg: CompileConfig) -> dict[str, Any]:
+def layout_args(vis: dict[str, str], cfg: CompileConfig) -> dict[str, Any]:
     """ezkl run args for the layout before calibration (which picks scales and logrows)."""
     return {
         **vis,
@@ -263,32 +278,3 @@ def evaluate(circuit: Circuit, samples: Any) -> QuantizationReport:
                              limit=len(arr))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-#: Rows halo2 keeps for blinding at the bottom of every column (a lower bound is enough here).
-_RESERVED_ROWS = 8
-
-
-def estimate_rows(
-    exported: ExportedModel, *, preset: str = "private-input", config: CompileConfig | None = None
-) -> tuple[int, int]:
-    """A lower bound on a circuit's (rows, logrows) under ``config``, without calibrating.
-
-    ezkl lays the circuit out once (well under a second even for LeNet-size models, where one
-    calibration takes minutes). Rows depend on decomp base/legs and columns, barely on scales;
-    the layout uses the rebase multiplier with the fewest rows calibration may pick, and the
-    range-check table (``decomp_base`` rows) sets a floor of its own.
-    """
-    cfg = config or CompileConfig()
-    vis = visibility_for(get_preset(preset), param_visibility=cfg.param_visibility,
-                         allow_unbound_model=cfg.allow_unbound_model)
-    work = cache.private_workdir("estimate")
-    try:
-        settings = work / "settings.json"
-        _ezkl.gen_settings(Path(exported.onnx_path), settings,
-                           {**_run_args(vis, cfg), "scale_rebase_multiplier": 10})
-        rows = _ezkl.read_settings(settings).num_rows
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    logrows = int(np.ceil(np.log2(max(rows, cfg.decomp_base) + _RESERVED_ROWS)))
-    return rows, logrows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,8 +14,16 @@ from zkml.cli.common import (
     KeyEnvOpt,
     RpcOpt,
     handle_errors,
+    make_dir,
+    missing_artifact,
+    need_artifact,
+    need_file,
 )
 from zkml.cli.common import emit as _emit
+from zkml.errors import ArtifactError, BundleError, ChainError
+
+if TYPE_CHECKING:
+    from zkml.artifacts import VerifierContract
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -31,27 +39,56 @@ def contract_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the Solidity verifier with ezkl and compile it with the pinned solc-js."""
-    from zkml.artifacts import Keys, load_artifact, save_artifact
+    from zkml.artifacts import save_artifact
     from zkml.chain.contract import build_verifier
+    from zkml.cli._dir import load_keys
 
-    c = build_verifier(load_artifact(Keys, dir / "keys.json"), out_dir=out_dir,
+    keys = load_keys(dir)
+    c = build_verifier(keys, out_dir=make_dir(out_dir, "--out-dir"),
                        allow_oversize=allow_oversize)
     save_artifact(c, dir / "verifier.json")
     _emit({"sol": c.sol_path, "runtime_size": c.runtime_size, "solc": c.solc_version}, as_json,
           f"verifier {c.sol_path}: runtime {c.runtime_size} bytes, solc {c.solc_version}")
 
 
+def _has_verifier_source(dir: Path) -> None:
+    """DIR holds verifier.json, or keys.json to build it from; else say which command to run."""
+    if not (dir / "verifier.json").is_file() and not (dir / "keys.json").is_file():
+        missing_artifact(dir, "keys.json")
+
+
+def _verifier(dir: Path) -> VerifierContract:
+    """DIR/verifier.json if it is the current keys' verifier; else built from DIR/keys.json
+    (and saved), as `zkml contract` would."""
+    from zkml.artifacts import VerifierContract, save_artifact
+    from zkml.chain.contract import build_verifier
+    from zkml.cli._dir import load_keys
+
+    if not (dir / "keys.json").is_file():
+        return need_artifact(VerifierContract, dir, "verifier.json")
+    keys = load_keys(dir)
+    if (dir / "verifier.json").is_file():
+        v = need_artifact(VerifierContract, dir, "verifier.json")
+        if v.model_id == keys.model_id:
+            return v
+    v = build_verifier(keys)
+    save_artifact(v, dir / "verifier.json")
+    return v
+
+
 @app.command("deploy")
 @handle_errors
 def deploy_cmd(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
                as_json: JsonOpt = False) -> None:
-    """Deploy the verifier. On the embedded chain the deployment lives only in this process:
-    use `verify-onchain` (which deploys and verifies in one go) instead."""
-    from zkml.artifacts import VerifierContract, load_artifact, save_artifact
+    """Deploy the verifier (built from DIR/keys.json if `zkml contract` has not run). On the
+    embedded chain the deployment lives only in this process: use `verify-onchain` (which
+    deploys and verifies in one go) instead."""
+    from zkml.artifacts import save_artifact
     from zkml.chain.evm import connect, deploy_verifier
 
+    _has_verifier_source(dir)
     chain = connect(rpc_url, key_env=key_env)
-    dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+    dep = deploy_verifier(chain, _verifier(dir))
     save_artifact(dep, dir / "deployment.json")
     _emit(dep.model_dump(exclude={"abi"}), as_json,
           f"verifier at {dep.address} on chain {dep.chain_id}, gas {dep.gas_used:,}")
@@ -60,21 +97,35 @@ def deploy_cmd(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT
 @app.command("verify-onchain")
 @handle_errors
 def verify_onchain_cmd(
-    bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    bundle: Annotated[Path, typer.Argument(help="The proof bundle (from `zkml prove`).")],
+    dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a bundle with the deployed verifier (embedded chain: deploys first).
-    Exit code 0 valid, 1 rejected, 2 error."""
-    from zkml.artifacts import Deployment, VerifierContract, load_artifact
+    """Verify a bundle with the deployed verifier (embedded chain: deploys first, building
+    the verifier from DIR/keys.json if needed). Exit code 0 valid, 1 rejected, 2 error."""
+    from zkml.artifacts import Deployment
     from zkml.chain.evm import connect, deploy_verifier, verify_onchain
     from zkml.proof.verify import load_bundle
 
-    b = load_bundle(bundle)
+    b = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)", BundleError))
+    deployed = (dir / "deployment.json").is_file()
+    if not deployed or rpc_url in (None, "embedded"):
+        _has_verifier_source(dir)
     chain = connect(rpc_url, key_env=key_env)
-    if chain.embedded or not (dir / "deployment.json").exists():
-        dep = deploy_verifier(chain, load_artifact(VerifierContract, dir / "verifier.json"))
+    if chain.embedded or not deployed:
+        dep = deploy_verifier(chain, _verifier(dir))
     else:
-        dep = load_artifact(Deployment, dir / "deployment.json")
+        dep = need_artifact(Deployment, dir, "deployment.json")
+        if dep.chain_id != chain.chain_id:
+            raise ChainError(f"{dir}/deployment.json is on chain {dep.chain_id}, but "
+                             f"{rpc_url} is chain {chain.chain_id}: run `zkml deploy --dir "
+                             f"{dir} --rpc-url {rpc_url}` first.")
+        if (dir / "keys.json").is_file():
+            from zkml.cli._dir import load_keys
+
+            if load_keys(dir).model_id != dep.model_id:
+                raise ArtifactError(f"{dir}/deployment.json is the verifier of earlier keys: "
+                                    f"run `zkml deploy --dir {dir} --rpc-url {rpc_url}` again.")
     res = verify_onchain(chain, dep, b)
     _emit({"valid": res.valid, "gas_used": res.gas_used, "address": dep.address}, as_json,
           (f"[green]accepted[/green] on chain {dep.chain_id} (verify gas {res.gas_used:,})"

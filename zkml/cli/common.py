@@ -1,44 +1,83 @@
-"""What every `zkml` sub-command shares: options (defined once), output, errors, progress."""
+"""What every `zkml` sub-command shares: options (defined once), output, errors, progress,
+and the checks of user-given values (ids, addresses, files, build directories)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import json
+import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from zkml import _progress
 from zkml.chain import DEFAULT_KEY_ENV
-from zkml.errors import ZkmlError
+from zkml.errors import ArtifactError, ZkmlError, ZkmlValueError
 
-__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "KeyEnvOpt", "emit", "fail", "err", "out",
-           "setup_cli", "handle_errors", "DEFAULT_KEY_ENV"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from zkml.artifacts import RegistryDeployment
+
+__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "fail", "err",
+           "out", "setup_cli", "handle_errors", "report_error", "DEFAULT_KEY_ENV",
+           "check_address", "check_bytes32", "need_file", "need_artifact", "missing_artifact",
+           "need_registry", "make_dir",
+           "ClickException"]
+
+try:  # recent typer vendors click as typer._click; older versions use click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException  # type: ignore[assignment,no-redef]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+A = TypeVar("A", bound="BaseModel")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="Build directory of the model.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print machine-readable JSON on stdout (errors too: {\"error\", \"type\"}).")]
 RpcOpt = Annotated[
     str | None,
     typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
                  help="JSON-RPC URL of the chain; default: the embedded in-process EVM."),
+]
+#: registry commands (and `prove-batch --submit`) need a chain that outlives the process
+RegistryRpcOpt = Annotated[
+    str | None,
+    typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
+                 help="JSON-RPC URL of a persistent chain, e.g. a local anvil at "
+                 "http://127.0.0.1:8545 (required: the embedded EVM lives only inside one "
+                 "process)."),
 ]
 KeyEnvOpt = Annotated[
     str,
     typer.Option("--key-env", help="Environment variable holding the sender's private key "
                  "(never pass a key on the command line)."),
 ]
+
+_EXPORT = "`zkml export MODEL --dir {d}` (or `zkml import MODEL.onnx --dir {d}`)"
+#: the command that writes each build-directory artifact (``{d}``: the directory)
+PRODUCERS = {
+    "exported.json": _EXPORT,
+    "calibration.npy": _EXPORT,
+    "eval.npy": _EXPORT,
+    "circuit.json": "`zkml compile --dir {d}`",
+    "keys.json": "`zkml setup --dir {d}`",
+    "verifier.json": "`zkml contract --dir {d}`",
+    "deployment.json": "`zkml deploy --dir {d} --rpc-url URL`",
+    "registration.json": "`zkml registry register --dir {d} --rpc-url URL`",
+}
 
 
 @contextlib.contextmanager
@@ -63,21 +102,159 @@ def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
         out.print(human)
 
 
-def fail(e: ZkmlError) -> typer.Exit:
-    err.print(f"error ({type(e).__name__}): {e}", markup=False, highlight=False, style="red")
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def report_error(message: str, type_name: str, as_json: bool, *, label: str | None = None
+                 ) -> None:
+    """The one error format: ``error (Type): message`` on stderr, or with ``--json``
+    ``{"error": message, "type": Type}`` on stdout."""
+    message = _one_line(message)
+    if as_json:
+        out.print_json(json.dumps({"error": message, "type": type_name}))
+    else:
+        err.print(f"error ({label or type_name}): {message}", markup=False, highlight=False,
+                  style="red")
+
+
+def fail(e: ZkmlError, as_json: bool = False) -> typer.Exit:
+    report_error(str(e), type(e).__name__, as_json)
     return typer.Exit(2)
 
 
+def internal(e: BaseException, as_json: bool = False) -> typer.Exit:
+    """An exception zkml did not anticipate: one line, no traceback (ZKML_DEBUG=1 shows it)."""
+    name = type(e).__name__
+    report_error(f"{str(e)[:300] or repr(e)} — please report this with the command you ran "
+                 "(ZKML_DEBUG=1 shows the traceback)", name, as_json, label=f"internal, {name}")
+    return typer.Exit(2)
+
+
+def debug() -> bool:
+    return os.environ.get("ZKML_DEBUG", "") == "1"
+
+
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a sub-command: progress and warnings on stderr, and any :class:`ZkmlError` turned
-    into one red line and exit code 2 (typer reads the signature through ``__wrapped__``)."""
+    """Wrap a sub-command: progress and warnings on stderr; any :class:`ZkmlError` turned into
+    one line and exit code 2, and so is any other exception (an internal error: please
+    report it) unless ZKML_DEBUG=1. With ``--json`` the line is JSON on stdout.
+    (typer reads the signature through ``__wrapped__``.)"""
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         setup_cli()
+        as_json = kwargs.get("as_json") is True
         try:
             return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, ClickException):
+            raise  # exit codes and usage errors: typer's (see zkml.cli.main.main)
         except ZkmlError as e:
-            raise fail(e) from e
+            raise fail(e, as_json) from e
+        except Exception as e:
+            if debug():
+                raise
+            raise internal(e, as_json) from e
 
     return run
+
+
+# Checks of user-given values: a typed error with advice before anything reaches a library.
+
+_HEX = re.compile(r"[0-9a-fA-F]*")
+
+
+def check_address(value: str, what: str) -> str:
+    """``value`` as a 0x address (EIP-55 checksum checked when mixed case).
+
+    Raises:
+        ZkmlValueError: not 0x + 40 hex digits, or a mixed-case address with a wrong checksum.
+    """
+    v = value.strip()
+    if not (v[:2] in ("0x", "0X") and len(v) == 42 and _HEX.fullmatch(v[2:])):
+        raise ZkmlValueError(f"{what} {value[:80]!r} is not an address: give 0x followed by 40 "
+                             "hex digits.")
+    body = v[2:]
+    if body != body.lower() and body != body.upper():
+        from eth_utils.address import is_checksum_address
+
+        if not is_checksum_address("0x" + body):
+            raise ZkmlValueError(f"{what} {value!r} fails its EIP-55 checksum (a typo?): check "
+                                 "it, or give it all lower case.")
+    return "0x" + body
+
+
+def check_bytes32(value: str, what: str, advice: str, *, require_0x: bool = False) -> str:
+    """``value`` as 0x + 64 lower-case hex digits (the 0x is optional unless ``require_0x``).
+
+    Raises:
+        ZkmlValueError: not 32 bytes of hex; the message ends with ``advice``.
+    """
+    v = value.strip()
+    body = v[2:] if v[:2] in ("0x", "0X") else v
+    if not _HEX.fullmatch(body) or len(body) != 64 or (require_0x and body == v):
+        size = (f"{len(body) / 2:g} bytes" if _HEX.fullmatch(body) and body
+                else "not hex")
+        raise ZkmlValueError(f"{what} {value[:80]!r} is not 32 bytes of hex ({size}): "
+                             f"{advice}")
+    return "0x" + body.lower()
+
+
+def need_file(path: Path, what: str, error: type[ZkmlError] = ArtifactError) -> Path:
+    """``path`` if it is a file, else ``error`` saying what to give instead."""
+    if path.is_dir():
+        raise error(f"{path} is a directory; give {what}.")
+    if not path.is_file():
+        raise error(f"{path}: no such file; give {what}.")
+    return path
+
+
+def _producer(dir: Path, name: str) -> str:
+    return PRODUCERS[name].format(d=dir) if name in PRODUCERS else ""
+
+
+def missing_artifact(dir: Path, name: str) -> NoReturn:
+    where = "" if dir.is_dir() else f" ({dir} does not exist: check --dir)"
+    raise ArtifactError(f"{dir / name}: no such file{where}; run the stage that writes it "
+                        f"first: {_producer(dir, name)}.")
+
+
+def need_artifact(cls: type[A], dir: Path, name: str) -> A:
+    """Load ``dir/name``; if missing or unreadable, the error names the command writing it."""
+    from zkml.artifacts import load_artifact
+
+    path = dir / name
+    if not path.is_file():
+        missing_artifact(dir, name)
+    try:
+        return load_artifact(cls, path)
+    except ArtifactError as e:
+        cmd = _producer(dir, name)
+        raise ArtifactError(f"{str(e).rstrip('.')}: {cmd} writes it." if cmd else str(e)) \
+            from e
+
+
+def need_registry(path: Path) -> RegistryDeployment:
+    """The registry deployment JSON given by ``--registry``, or the command that writes it."""
+    from zkml.artifacts import RegistryDeployment, load_artifact
+
+    cmd = f"zkml registry deploy --rpc-url URL --registry {path}"
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such registry deployment; run `{cmd}` first (or pass "
+                            "--registry FILE).")
+    try:
+        return load_artifact(RegistryDeployment, path)
+    except ArtifactError as e:
+        raise ArtifactError(f"{str(e).rstrip('.')}: `{cmd}` writes it.") from e
+
+
+def make_dir(path: Path, what: str = "--dir") -> Path:
+    """Create the directory ``path`` (parents too), or say why it cannot be."""
+    if path.exists() and not path.is_dir():
+        raise ZkmlValueError(f"{what} {path} is a file, not a directory; choose another path.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ZkmlValueError(f"{what} {path}: cannot create it ({e.strerror}); choose another "
+                             "path.") from e
+    return path

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from zkml.cli.common import JsonOpt, RpcOpt, handle_errors, out
+from zkml.cli.common import JsonOpt, RpcOpt, handle_errors, make_dir, out
+from zkml.errors import ZkmlValueError
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -16,8 +17,10 @@ app = typer.Typer()  # commands merged into the top-level `zkml` app
 @app.command("demo")
 @handle_errors
 def demo_cmd(
-    dir: Annotated[Path, typer.Option("--dir", "-d")] = Path("build/demo"),
-    patient: Annotated[int, typer.Option(help="Index of the held-out patient to diagnose.")] = 0,
+    dir: Annotated[Path, typer.Option("--dir", "-d", help="Where the demo's artifacts go.")]
+    = Path("build/demo"),
+    patient: Annotated[int, typer.Option(help="Index of the held-out patient to diagnose "
+                                         "(0 to 113).")] = 0,
     rpc_url: RpcOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -25,6 +28,10 @@ def demo_cmd(
     it in the inference registry."""
     from zkml.cli.demo_flow import run_demo
 
+    if patient < 0:
+        raise ZkmlValueError(f"--patient {patient}: give the index of a held-out patient, "
+                             "0 or more.")
+    make_dir(dir)
     r = run_demo(dir, patient=patient, rpc_url=rpc_url)
     if as_json:
         out.print_json(json.dumps(r.__dict__, default=str))

@@ -19,6 +19,7 @@ from zkml.artifacts import save_artifact
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import connect, deploy_verifier, verify_onchain
 from zkml.chain.registry import deploy_registry, get_record, register_model, submit_inference
+from zkml.errors import ZkmlValueError
 from zkml.model.export import export
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
@@ -56,11 +57,15 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    chain = connect(rpc_url)  # first: an unreachable node fails before minutes of proving
     _progress.timings.clear()
     t0 = time.perf_counter()
     with _progress.step("Training the diagnosis MLP on scikit-learn's breast-cancer data",
                         "train"):
         zoo = circuits.build("breast-cancer")
+    if not 0 <= patient < len(zoo.test_inputs):
+        raise ZkmlValueError(f"--patient {patient}: there are {len(zoo.test_inputs)} held-out "
+                             f"patients; give 0 to {len(zoo.test_inputs) - 1}.")
     with _progress.step("Exporting to ONNX", "export"):
         exported = export(zoo.model, zoo.example_input, out / "model.onnx", name=zoo.name)
     circuit = compile_model(exported, zoo.calibration, preset=zoo.preset, config=zoo.config)
@@ -72,7 +77,6 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
     with _progress.step("Verifying the proof locally", "verify"):
         ok_local = verify(bundle, keys)
     contract = build_verifier(keys, out_dir=out)
-    chain = connect(rpc_url)
     deployment = deploy_verifier(chain, contract)
     save_artifact(deployment, out / "deployment.json")
     onchain = verify_onchain(chain, deployment, bundle)

@@ -4,35 +4,105 @@ Artifacts live in a build directory (``--dir``, default ``build/<model>``) as JS
 (exported.json, circuit.json, keys.json, verifier.json, deployment.json) next to the files they
 describe. Progress goes to stderr, results to stdout (``--json`` for machine-readable output).
 Command modules import the library lazily, inside each command, so ``zkml --help`` stays fast.
+
+Exit codes: 0 ok/valid, 1 invalid/rejected, 2 error. Errors are one line, never a traceback:
+:func:`zkml.cli.common.handle_errors` inside each command, :func:`main` around the whole app
+(usage errors, and the JSON form of every error when ``--json`` is given).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
-from zkml.cli import chain, demo, model, proof, registry, srs
-from zkml.cli.common import err
+from zkml.cli import chain, consent, demo, importer, model, package, proof, registry, serve, srs
+from zkml.cli.common import ClickException, debug, err, internal, report_error
 
 app = typer.Typer(
     help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
     "Stages: export -> \\[tune] -> compile -> srs -> setup -> prove -> verify -> contract -> "
     "deploy -> verify-onchain -> registry; prove-batch for many inputs. `zkml demo` runs the "
-    "main job end to end.",
+    "main job end to end.\n\n"
+    "Exit codes: 0 ok / valid; 1 invalid / rejected (verify, verify-onchain, registry submit "
+    "and check, prove-batch with failed inputs); 2 error (bad arguments, missing files, "
+    "unreachable chain...: one line saying what to do, never a traceback).\n\n"
+    "Every command takes --json: results, and errors as {\"error\": ..., \"type\": ...}, on "
+    "stdout. ZKML_DEBUG=1 shows the traceback of an internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (model, proof, chain, demo):
+for group in (model, importer, proof, package, chain, demo, serve):
     app.registered_commands.extend(group.app.registered_commands)
 app.add_typer(srs.app, name="srs")
 app.add_typer(registry.app, name="registry")
+app.add_typer(consent.app, name="consent")
+
+
+def version_text() -> str:
+    """zkml's version and the pinned ezkl's, read from package metadata (ezkl not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from zkml.version import __version__
+
+    try:
+        ezkl = version("ezkl")
+    except PackageNotFoundError:
+        ezkl = "not installed"
+    return f"zkml {__version__} (ezkl {ezkl})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool | None, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the versions of zkml and ezkl and exit.")] = None,
+) -> None:
+    pass
+
+
+def _usage_error(e: ClickException, as_json: bool) -> int:
+    """A usage error: click's usual message on stderr, or one JSON line with ``--json``."""
+    if as_json:
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        report_error(e.format_message() + hint, type(e).__name__, True)
+        return 2
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)  # what typer prints in standalone mode
+    except ImportError:  # pragma: no cover - typer without rich
+        e.show()
+    return 2
 
 
 def main() -> None:
+    """The `zkml` entry point: exit code 0 ok, 1 invalid/rejected, 2 error."""
+    args = sys.argv[1:]
+    as_json = "--json" in args
     try:
-        app()
+        code = app(args=args, prog_name="zkml", standalone_mode=False)
+    except ClickException as e:
+        code = _usage_error(e, as_json)
+    except typer.Abort:
+        report_error("aborted", "Abort", as_json)
+        code = 2
     except KeyboardInterrupt:
+        code = 130
+    except Exception as e:  # raised outside any command (parsing, typer itself)
+        if debug():
+            raise
+        internal(e, as_json)
+        code = 2
+    if code == 130:  # typer turns Ctrl-C into Exit(130)
         err.print("interrupted")
-        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

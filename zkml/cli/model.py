@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,60 +16,255 @@ from zkml.cli.common import (
     DirOpt,
     JsonOpt,
     handle_errors,
+    make_dir,
+    missing_artifact,
+    need_artifact,
+    need_file,
     out,
     spinner,
 )
 from zkml.cli.common import emit as _emit
-from zkml.errors import ZkmlError
+from zkml.errors import ExportError, InputError, InputShapeError, ZkmlError, ZkmlValueError
 from zkml.presets import PRESETS
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
 
-def _load_zoo(spec: str) -> Any:
-    """A zoo name, or ``file.py:function`` returning a ``circuits.ZooModel``."""
-    import circuits
+@dataclass
+class _Source:
+    """What `zkml export` writes a build directory from."""
 
-    if ":" in spec:
-        file, fn = spec.rsplit(":", 1)
-        loader = importlib.util.spec_from_file_location("zkml_user_model", file)
-        if loader is None or loader.loader is None or not Path(file).is_file():
-            raise typer.BadParameter(f"{file}: no such Python file")
-        module = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(module)
-        return getattr(module, fn)()
+    name: str
+    model: Any
+    example: Any
+    calibration: Any  # (n, *example.shape)
+    held_out: Any
+    zoo: dict[str, Any] | None = None  # a ZooModel's preset and compile config
+    note: str | None = None
+
+
+def _user_module(file: Path) -> Any:
+    """Import ``file`` under a name of its own (no clash with another module or file)."""
+    digest = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]
+    name = f"zkml_user_{digest}_{''.join(c if c.isalnum() else '_' for c in file.stem)}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ExportError(f"{file}: cannot be imported as a Python module; give a .py file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    sys.path.insert(0, str(file.resolve().parent))  # its sibling modules, as `python FILE`
     try:
-        return circuits.build(spec)
-    except KeyError as e:
-        raise typer.BadParameter(str(e.args[0])) from None
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as e:
+        del sys.modules[name]
+        raise ExportError(f"{file}: importing it raised {type(e).__name__}: "
+                          f"{str(e)[:200]}; fix the file (`python {file}` shows the "
+                          "traceback).") from e
+    finally:
+        sys.path.remove(str(file.resolve().parent))
+    return module
+
+
+def _call_user_function(spec: str) -> Any:
+    file_part, fn = spec.rsplit(":", 1)
+    file = need_file(Path(file_part), "a Python file: FILE.py:FUNCTION", ExportError)
+    module = _user_module(file)
+    target = getattr(module, fn, None)
+    if not callable(target):
+        defined = sorted(k for k, v in vars(module).items()
+                         if callable(v) and not k.startswith("_")
+                         and getattr(v, "__module__", None) == module.__name__)
+        raise ExportError(f"{file} has no function {fn!r}" + (
+            f" (it defines: {', '.join(defined[:10])})" if defined else "")
+            + "; give FILE.py:FUNCTION, FUNCTION taking no arguments.")
+    sys.path.insert(0, str(file.resolve().parent))
+    try:
+        return target()
+    except (Exception, SystemExit) as e:
+        raise ExportError(f"{file}:{fn}() raised {type(e).__name__}: {str(e)[:200]}; it "
+                          "must take no arguments and return the model.") from e
+    finally:
+        sys.path.remove(str(file.resolve().parent))
+
+
+def _read_example(path: Path) -> Any:
+    """One input (batch dimension included) from a .npy or .json file."""
+    import numpy as np
+
+    from zkml._ezkl.formats import read_input_data
+
+    need_file(path, "--example: a .npy or .json file of one input", InputError)
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif path.suffix.lower() == ".json":
+            arr = np.asarray(read_input_data(json.loads(path.read_text()), str(path)))
+        else:
+            raise InputError(f"--example {path}: give a .npy or .json file of one input.")
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(f"--example {path}: not a readable array of numbers ({e}).") from e
+    if arr.dtype.kind not in "iufb" or arr.ndim == 0:
+        raise InputError(f"--example {path}: not an array of numbers (dtype {arr.dtype}, "
+                         f"shape {arr.shape}); give one input, batch dimension included.")
+    return arr
+
+
+def _read_calibration(path: Path, example: Any) -> Any:
+    """Samples shaped (n, *example.shape), from a .npy file."""
+    import numpy as np
+
+    need_file(path, "--calibration: a .npy of samples shaped (n, *input_shape)", InputError)
+    if path.suffix.lower() != ".npy":
+        raise InputError(f"--calibration {path}: give a .npy of samples shaped (n, "
+                         f"{', '.join(map(str, example.shape))}).")
+    try:
+        cal = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(f"--calibration {path}: not a readable .npy array ({e}).") from e
+    if cal.ndim == 0 or cal.dtype.kind not in "iufb" or cal[0].size != example.size:
+        raise InputShapeError(
+            f"--calibration {path} has shape {cal.shape} ({cal.dtype}); give samples shaped "
+            f"(n, {', '.join(map(str, example.shape))}) like --example.")
+    return cal.reshape(len(cal), *example.shape)
+
+
+def _load_source(spec: str, example: Path | None, calibration: Path | None) -> _Source:
+    """A zoo name, or ``FILE.py:FUNCTION`` returning a torch module (with ``--example``) or a
+    ``circuits.ZooModel``."""
+    import numpy as np
+
+    if ":" not in spec:
+        if spec.lower().endswith(".onnx"):
+            raise ZkmlValueError(f"{spec} is an ONNX file: use `zkml import {spec} --input "
+                                 "FILE`.")
+        if spec.lower().endswith(".py"):
+            raise ZkmlValueError(f"{spec}: name the function too: `zkml export {spec}:FUNCTION "
+                                 "--example FILE`.")
+        try:
+            import circuits
+
+            obj = circuits.build(spec)
+        except KeyError as e:
+            raise ZkmlValueError(f"{e.args[0]}; or give FILE.py:FUNCTION returning a torch "
+                                 "nn.Module (with --example FILE).") from None
+        except ImportError as e:
+            raise ZkmlError(f"the zoo needs {e.name or 'a missing package'}: install the zoo "
+                            "extra (pip install 'zkml[zoo]').") from e
+    else:
+        obj = _call_user_function(spec)
+    zoo_cls = getattr(sys.modules.get("circuits"), "ZooModel", None)
+    if zoo_cls is not None and isinstance(obj, zoo_cls):
+        ex = _read_example(example) if example else obj.example_input
+        cal = _read_calibration(calibration, ex) if calibration else obj.calibration
+        return _Source(obj.name, obj.model, ex, cal, obj.test_inputs[:16],
+                       {"preset": obj.preset, "config": obj.config.model_dump()})
+    fn = spec.rsplit(":", 1)[-1]
+    if obj is None or isinstance(obj, (str, bytes, int, float, tuple, list, dict)):
+        raise ExportError(f"{spec} returned {type(obj).__name__}; return a torch nn.Module "
+                          "(or a circuits.ZooModel).")
+    if example is None:
+        raise ZkmlValueError(f"{fn}() returned a {type(obj).__name__}: pass --example FILE (a "
+                             ".npy or .json of one input, batch dimension included) so zkml "
+                             "knows its input shape.")
+    ex = _read_example(example)
+    note = None
+    if calibration:
+        cal = _read_calibration(calibration, ex)
+    else:
+        cal = ex[np.newaxis]
+        note = ("calibrated on the --example input only: inputs far outside its values will "
+                "be refused at prove time; pass --calibration FILE (.npy of representative "
+                "samples) to widen the range.")
+    return _Source(Path(spec.rsplit(":", 1)[0]).stem, obj, ex, cal, cal[:16], note=note)
 
 
 @app.command("export")
 @handle_errors
 def export_cmd(
-    model: Annotated[str, typer.Argument(help="Zoo model (tiny-mlp, breast-cancer) or "
-                                         "FILE.py:FUNCTION returning a circuits.ZooModel.")],
+    model: Annotated[str, typer.Argument(
+        help="Zoo model (tiny-mlp, breast-cancer, ...) or FILE.py:FUNCTION returning a torch "
+        "nn.Module (with --example) or a circuits.ZooModel.")],
     dir: Annotated[Path | None, typer.Option("--dir", "-d", help="Build directory.")] = None,
+    example: Annotated[Path | None, typer.Option(
+        help="One input (.npy or .json, batch dimension included): required for a plain "
+        "nn.Module.")] = None,
+    calibration: Annotated[Path | None, typer.Option(
+        help=".npy of calibration samples shaped (n, *input_shape); default: the zoo's, or "
+        "the --example input alone.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export a PyTorch model to ONNX with its float reference; save calibration samples."""
+    """Export a PyTorch model to ONNX (checked against onnxruntime on the example input);
+    save calibration and held-out samples next to it."""
     import numpy as np
 
     from zkml.artifacts import save_artifact
     from zkml.model.export import export
 
-    zoo = _load_zoo(model)
-    d = dir or Path("build") / zoo.name
-    with spinner(f"Exporting {zoo.name} to ONNX"):
-        exported = export(zoo.model, zoo.example_input, d / "model.onnx", name=zoo.name)
-    np.save(d / "calibration.npy", zoo.calibration)
-    np.save(d / "eval.npy", zoo.test_inputs[:16])  # held out: the tuner's accuracy check
+    if dir is not None:
+        make_dir(dir)  # before the model is built: a bad --dir fails fast
+    src = _load_source(model, example, calibration)
+    d = make_dir(dir or Path("build") / src.name)
+    with spinner(f"Exporting {src.name} to ONNX"):
+        exported = export(src.model, src.example, d / "model.onnx", name=src.name)
+    np.save(d / "calibration.npy", src.calibration)
+    np.save(d / "eval.npy", src.held_out)  # held out: the tuner's accuracy check
     save_artifact(exported, d / "exported.json")
-    (d / "zoo.json").write_text(json.dumps({"preset": zoo.preset,
-                                            "config": zoo.config.model_dump()}))
-    _emit(exported.model_dump(exclude={"example_input", "reference_output"}), as_json,
+    if src.zoo is not None:
+        (d / "zoo.json").write_text(json.dumps(src.zoo))
+    else:  # a zoo model exported here before: its settings are not this model's
+        (d / "zoo.json").unlink(missing_ok=True)
+    if src.note and not as_json:
+        typer.echo(f"note: {src.note}", err=True)
+    _emit({**exported.model_dump(), "dir": str(d), "note": src.note}, as_json,
           f"exported {exported.name}: ops {', '.join(exported.ops)}, input "
           f"{exported.input_shape} -> output {exported.output_shape}\n  {d}/exported.json")
+
+
+def _build_settings(dir: Path) -> dict[str, Any]:
+    """DIR/zoo.json: the preset and compile settings `export` (zoo models) and `tune` chose."""
+    path = dir / "zoo.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ZkmlValueError(f"{path}: not readable JSON ({e}); delete it (the defaults are "
+                             f"used) or run `zkml tune --dir {dir}` again.") from e
+    if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
+        raise ZkmlValueError(f"{path}: not zkml's build settings; delete it (the defaults "
+                             "are used).")
+    return data
+
+
+def _config(cfg: dict[str, Any], dir: Path) -> Any:
+    from pydantic import ValidationError
+
+    from zkml.circuit.compile import CompileConfig
+
+    try:
+        return CompileConfig(**cfg)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ZkmlValueError(f"compile setting {'.'.join(map(str, first['loc']))}: "
+                             f"{first['msg']} (from {dir}/zoo.json or an option); fix or "
+                             "delete that file.") from e
+
+
+def _npy(path: Path, what: str, *, producer: Path | None = None) -> Any:
+    """A .npy array of numbers; a missing DIR file names the command that writes it."""
+    import numpy as np
+
+    if producer is not None and not path.is_file():
+        missing_artifact(producer, path.name)
+    need_file(path, f"{what}: a .npy array", InputError)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path} ({what}): not a readable .npy array ({e}).") from e
+    if arr.dtype.kind not in "iufb" or arr.ndim == 0:
+        raise InputError(f"{path} ({what}): not an array of numbers (dtype {arr.dtype}, "
+                         f"shape {arr.shape}).")
+    return arr
 
 
 @app.command("compile")
@@ -87,24 +285,27 @@ def compile_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Calibrate and compile the circuit; report logrows, rows and quantization error."""
-    import numpy as np
-
     from zkml.api import compile_model
-    from zkml.artifacts import ExportedModel, load_artifact, save_artifact
-    from zkml.circuit.compile import CompileConfig
+    from zkml.artifacts import ExportedModel, save_artifact
+    from zkml.presets import get_preset, visibility_for
 
-    exported = load_artifact(ExportedModel, dir / "exported.json")
-    zoo = json.loads((dir / "zoo.json").read_text()) if (dir / "zoo.json").exists() else {}
+    if preset is not None:
+        get_preset(preset)  # an unknown name fails before any file is read
+    exported = need_artifact(ExportedModel, dir, "exported.json")
+    zoo = _build_settings(dir)
+    chosen = preset or zoo.get("preset", "private-input")
+    visibility_for(get_preset(chosen), param_visibility=param_visibility,
+                   allow_unbound_model=allow_unbound_model)
     cfg = dict(zoo.get("config", {}))
     if param_visibility:
         cfg["param_visibility"] = param_visibility
     cfg["allow_unbound_model"] = allow_unbound_model
-    samples = np.load(calibration or dir / "calibration.npy", allow_pickle=False)
+    samples = (_npy(calibration, "--calibration") if calibration
+               else _npy(dir / "calibration.npy", "calibration samples", producer=dir))
     held_out = dir / "eval.npy"
     circuit = compile_model(
-        exported, samples, preset=preset or zoo.get("preset", "private-input"),
-        config=CompileConfig(**cfg), tune=tune,
-        eval_inputs=np.load(held_out, allow_pickle=False) if held_out.exists() else None)
+        exported, samples, preset=chosen, config=_config(cfg, dir), tune=tune,
+        eval_inputs=_npy(held_out, "held-out samples") if held_out.exists() else None)
     save_artifact(circuit, dir / "circuit.json")
     q = circuit.quantization
     _emit(circuit.model_dump(exclude={"exported"}), as_json,
@@ -132,21 +333,17 @@ def tune_cmd(
 ) -> None:
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
     the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
-    import numpy as np
-
-    from zkml.artifacts import ExportedModel, load_artifact
-    from zkml.circuit.compile import CompileConfig
+    from zkml.artifacts import ExportedModel
     from zkml.tuning.tuner import AccuracyBound, tune_cached
 
-    exported = load_artifact(ExportedModel, dir / "exported.json")
+    exported = need_artifact(ExportedModel, dir, "exported.json")
     zoo_path = dir / "zoo.json"
-    try:
-        zoo = json.loads(zoo_path.read_text()) if zoo_path.exists() else {}
-        base = CompileConfig(**zoo.get("config", {}))
-        samples = np.load(dir / "calibration.npy", allow_pickle=False)
-        held_out = np.load(eval_inputs or dir / "eval.npy", allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ZkmlError(f"cannot read the tuning inputs: {e}") from e
+    zoo = _build_settings(dir)
+    base = _config(zoo.get("config", {}), dir)
+    samples = _npy(dir / "calibration.npy", "calibration samples", producer=dir)
+    held_out = (_npy(eval_inputs, "--eval") if eval_inputs
+                else _npy(dir / "eval.npy", "held-out samples (or pass --eval FILE)",
+                          producer=dir))
     cfg, report = tune_cached(
         exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
         bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),

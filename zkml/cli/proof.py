@@ -13,9 +13,11 @@ from zkml.cli.common import (
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
-    RpcOpt,
+    RegistryRpcOpt,
     err,
     handle_errors,
+    need_artifact,
+    need_file,
 )
 from zkml.cli.common import emit as _emit
 
@@ -31,13 +33,13 @@ def setup_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate (or reuse from the cache) the proving and verifying keys."""
-    from zkml.artifacts import Circuit, load_artifact, save_artifact
+    from zkml.artifacts import Circuit, save_artifact
     from zkml.proof.keys import setup
 
-    keys = setup(load_artifact(Circuit, dir / "circuit.json"), allow_dev_srs=dev_srs)
+    keys = setup(need_artifact(Circuit, dir, "circuit.json"), allow_dev_srs=dev_srs)
     save_artifact(keys, dir / "keys.json")
-    _emit({"model_id": keys.model_id, "srs": keys.srs_source, "cache_hit": keys.cache_hit},
-          as_json, f"model id {keys.model_id}\n  srs: {keys.srs_source}"
+    _emit({"vk_digest": keys.model_id, "srs": keys.srs_source, "cache_hit": keys.cache_hit},
+          as_json, f"vk digest (model id) {keys.model_id}\n  srs: {keys.srs_source}"
           + ("  (cached)" if keys.cache_hit else ""))
 
 
@@ -52,12 +54,15 @@ def prove_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Prove one inference; write a proof bundle (public: no private values)."""
-    from zkml.artifacts import Keys, load_artifact, save_artifact
+    from zkml.artifacts import save_artifact
+    from zkml.cli._dir import load_keys
+    from zkml.errors import InputError
     from zkml.proof.prove import prove
 
-    bundle = prove(load_artifact(Keys, dir / "keys.json"), input)
+    need_file(input, "an input file: .json (a list, or {'input_data': ...}) or .npy", InputError)
+    bundle = prove(load_keys(dir), input)
     save_artifact(bundle, output)
-    _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id},
+    _emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id},
           as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
           f"({len(bundle.proof) // 2 - 1} byte proof)")
 
@@ -66,17 +71,29 @@ def prove_cmd(
 @handle_errors
 def verify_cmd(
     bundle: Path,
-    keys: Annotated[Path | None, typer.Option(help="keys.json; default: found by model id in "
-                                              "the cache.")] = None,
+    keys: Annotated[Path | None, typer.Option(help="keys.json; default: found by the bundle's "
+                                              "vk digest in this machine's cache.")] = None,
+    package: Annotated[Path | None, typer.Option(
+        help="A verification package folder (from `zkml publish`): verify on any machine, "
+        "with an empty cache.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a proof bundle locally. Exit code 0 valid, 1 invalid, 2 error."""
+    """Verify a proof bundle locally, with this machine's keys or a published package.
+    Exit code 0 valid, 1 invalid (the reason names the field), 2 error."""
     from zkml.artifacts import Keys, load_artifact
-    from zkml.proof.verify import verify
+    from zkml.errors import BundleError
+    from zkml.proof.bundle import decoded_outputs, load_bundle
+    from zkml.proof.verify import verify_detailed
 
-    ok = verify(bundle, load_artifact(Keys, keys) if keys else None)
-    _emit({"valid": ok}, as_json, "[green]valid[/green]" if ok else "[red]INVALID[/red]")
-    raise typer.Exit(0 if ok else 1)
+    b = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)", BundleError))
+    v = verify_detailed(b, load_artifact(Keys, keys) if keys else None, package=package)
+    shown = decoded_outputs(b) if v.valid else None
+    _emit({"valid": v.valid, "reason": v.reason, "vk_digest": b.model_id,
+           "checked_with": v.checked_with, "outputs": shown}, as_json,
+          (f"[green]valid[/green] (vk digest {b.model_id[:16]}..., checked with "
+           f"{v.checked_with}): outputs {[round(x, 6) for x in shown or []]}")
+          if v.valid else f"[red]INVALID[/red]: {v.reason}")
+    raise typer.Exit(0 if v.valid else 1)
 
 
 @app.command("prove-batch")
@@ -98,7 +115,7 @@ def prove_batch_cmd(
     submit: Annotated[bool, typer.Option("--submit", help="Record the bundles in the registry "
                                          "(needs --rpc-url and `zkml registry register`).")]
     = False,
-    rpc_url: RpcOpt = None,
+    rpc_url: RegistryRpcOpt = None,
     key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     registry: Annotated[Path, typer.Option(help="Registry deployment JSON (with --submit).")]
     = Path("build/registry.json"),
@@ -115,15 +132,27 @@ def prove_batch_cmd(
         TimeRemainingColumn,
     )
 
-    from zkml.artifacts import Keys, ModelRegistration, RegistryDeployment, load_artifact
-    from zkml.proof.batch import prove_batch
+    from zkml.artifacts import ModelRegistration
+    from zkml.proof.batch import prove_batch, read_inputs
 
     if backend not in ("local", "ray"):
         raise typer.BadParameter("backend must be local or ray")
+    # everything that can fail fast does, before the first proof
+    items = read_inputs(inputs)
+    target = None
+    if submit:
+        from zkml.cli.common import need_registry
+        from zkml.cli.registry import _chain
+
+        reg = need_registry(registry)
+        reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+        target = (_chain(rpc_url, key_env), reg, reg_model.onchain_model_id)
     cols = (TextColumn("proving"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
             TimeRemainingColumn())
-    keys = load_artifact(Keys, dir / "keys.json")
+    from zkml.cli._dir import load_keys
+
+    keys = load_keys(dir)
     with Progress(*cols, console=err, transient=as_json) as bar:
         task = bar.add_task("prove", total=None, rate="")
         t0 = time.perf_counter()
@@ -135,20 +164,15 @@ def prove_batch_cmd(
                 bar.console.print(f"[red]✗[/red] {entry.input_id}: {entry.error_type}: "
                                   f"{entry.error}", markup=True, highlight=False)
 
-        res = prove_batch(keys, inputs, out_dir, backend=backend,  # type: ignore[arg-type]
+        res = prove_batch(keys, items, out_dir, backend=backend,  # type: ignore[arg-type]
                           address=address, workers=workers,
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           verify=verify, on_result=on_result)
     submitted: dict[str, str] = {}
-    if submit:
-        from zkml.artifacts import ModelRegistration, RegistryDeployment
+    if target is not None:
         from zkml.chain.registry import submit_batch
-        from zkml.cli.registry import _chain
 
-        reg_model = load_artifact(ModelRegistration, dir / "registration.json")
-        submitted = submit_batch(_chain(rpc_url, key_env),
-                                 load_artifact(RegistryDeployment, registry),
-                                 reg_model.onchain_model_id, res.manifest_path)
+        submitted = submit_batch(*target, res.manifest_path)
     summary = {"proved": res.proved, "skipped": res.skipped, "failed": res.failed,
                "workers": res.workers, "elapsed_s": round(res.elapsed, 2),
                "proofs_per_minute": round(res.throughput_per_minute, 2),

@@ -15,22 +15,40 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
-from zkml.cli.common import DirOpt, JsonOpt, KeyEnvOpt, RpcOpt, emit, err, handle_errors, out
-from zkml.errors import ChainError
+from zkml.cli.common import (
+    DirOpt,
+    JsonOpt,
+    KeyEnvOpt,
+    check_address,
+    check_bytes32,
+    emit,
+    err,
+    handle_errors,
+    need_artifact,
+    need_file,
+    need_registry,
+    out,
+)
+from zkml.cli.common import RegistryRpcOpt as RpcOpt
+from zkml.errors import BundleError, ChainError, ZkmlValueError
 
 if TYPE_CHECKING:
     from zkml.artifacts import InferenceRecord
     from zkml.chain.evm import Chain
 
-app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url).",
-                  no_args_is_help=True)
+app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url: "
+                  "a persistent chain such as anvil).", no_args_is_help=True)
 
-RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON.")]
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON "
+                                           "(written by `zkml registry deploy`).")]
+BundleArg = Annotated[Path, typer.Argument(help="The proof bundle (from `zkml prove`).")]
+#: what a bundle argument must be, said when it is not
+_BUNDLE = "a proof bundle (from `zkml prove`)"
 DEFAULT_REGISTRY = Path("build/registry.json")
 
 
 def _chain(rpc_url: str | None, key_env: str) -> Chain:
-    if not rpc_url:
+    if not rpc_url or rpc_url == "embedded":
         raise ChainError(
             "registry commands need a persistent chain: pass --rpc-url (or set ZKML_RPC_URL), "
             "e.g. a local anvil at http://127.0.0.1:8545. The embedded EVM lives only inside "
@@ -49,6 +67,9 @@ def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     from zkml.artifacts import save_artifact
     from zkml.chain.registry import deploy_registry
 
+    if registry.is_dir():
+        raise ZkmlValueError(f"--registry {registry} is a directory; give the JSON file to "
+                             "write, e.g. build/registry.json.")
     reg = deploy_registry(_chain(rpc_url, key_env))
     save_artifact(reg, registry)
     emit(reg.model_dump(exclude={"abi"}), as_json,
@@ -63,17 +84,18 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
              as_json: JsonOpt = False) -> None:
     """Register the model in DIR (deploys its verifier first unless DIR/deployment.json is on
     this chain). The caller becomes the model's owner."""
-    from zkml.artifacts import Deployment, Keys, RegistryDeployment, load_artifact, save_artifact
+    from zkml.artifacts import Deployment, save_artifact
     from zkml.chain.registry import register_model
+    from zkml.cli._dir import load_keys
 
-    chain = _chain(rpc_url, key_env)
-    keys = load_artifact(Keys, dir / "keys.json")
+    keys = load_keys(dir)
+    reg = need_registry(registry)
     dep_path = dir / "deployment.json"
-    dep = load_artifact(Deployment, dep_path) if dep_path.exists() else None
+    dep = need_artifact(Deployment, dir, dep_path.name) if dep_path.exists() else None
+    chain = _chain(rpc_url, key_env)
     if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
         dep = None
-    r = register_model(chain, load_artifact(RegistryDeployment, registry), keys, dep,
-                       metadata_uri=metadata_uri)
+    r = register_model(chain, reg, keys, dep, metadata_uri=metadata_uri)
     save_artifact(r, dir / "registration.json")
     emit(r.model_dump(), as_json, f"registered model {r.onchain_model_id} (verifier "
          f"{r.verifier}, gas {r.gas_used:,}) -> {dir / 'registration.json'}")
@@ -81,21 +103,21 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
 
 @app.command("submit")
 @handle_errors
-def submit(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
+def submit(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
            key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
            as_json: JsonOpt = False) -> None:
     """Submit a proof bundle: the registry verifies it and records the inference once.
     Exit code 1 if the registry rejects it (the reason is printed), 2 on other errors."""
-    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import submit_inference
     from zkml.errors import RegistryError
     from zkml.proof.verify import load_bundle
 
-    reg_model = load_artifact(ModelRegistration, dir / "registration.json")
+    b = load_bundle(need_file(bundle, _BUNDLE, BundleError))
+    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+    reg = need_registry(registry)
     try:
-        s = submit_inference(_chain(rpc_url, key_env),
-                             load_artifact(RegistryDeployment, registry),
-                             reg_model.onchain_model_id, load_bundle(bundle))
+        s = submit_inference(_chain(rpc_url, key_env), reg, reg_model.onchain_model_id, b)
     except RegistryError as e:
         err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
         raise typer.Exit(1) from e
@@ -129,24 +151,41 @@ def _render(records: list[InferenceRecord], fmt: str) -> str:
 @handle_errors
 def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
         registry: RegistryOpt = DEFAULT_REGISTRY,
-        model: Annotated[str | None, typer.Option(help="On-chain model id.")] = None,
-        submitter: Annotated[str | None, typer.Option(help="Submitter address.")] = None,
-        from_block: Annotated[int, typer.Option()] = 0,
-        to_block: Annotated[int | None, typer.Option()] = None,
+        model: Annotated[str | None, typer.Option(
+            help="Only this model: a registry model id (0x + 64 hex, from `zkml registry "
+            "register`) or a vk digest (64 hex, from `zkml setup`).")] = None,
+        submitter: Annotated[str | None, typer.Option(
+            help="Only this submitter's records (a 0x address).")] = None,
+        from_block: Annotated[int, typer.Option(min=0, help="First block to read.")] = 0,
+        to_block: Annotated[int | None, typer.Option(min=0, help="Last block to read "
+                                                     "(default: the latest).")] = None,
         format: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
-        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None) -> None:
-    """The audit trail: every recorded inference, in order, with decoded outputs."""
-    from zkml.artifacts import RegistryDeployment, load_artifact
+        output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+        as_json: JsonOpt = False) -> None:
+    """The audit trail: every recorded inference, in order, with decoded outputs
+    (--json: the same as --format json)."""
     from zkml.chain.registry import audit_log
 
     if format not in {"table", "json", "csv"}:
         raise typer.BadParameter("format must be table, json or csv")
-    records = audit_log(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                        model=model, submitter=submitter, from_block=from_block,
-                        to_block=to_block)
+    if as_json:
+        format = "json"
+    if model is not None:
+        check_bytes32(model, "--model", "give a registry model id (0x + 64 hex, printed by "
+                      "`zkml registry register`) or a vk digest (64 hex, printed by `zkml "
+                      "setup`).")
+    if submitter is not None:
+        check_address(submitter, "--submitter")
+    reg = need_registry(registry)
+    records = audit_log(_chain(rpc_url, key_env), reg, model=model, submitter=submitter,
+                        from_block=from_block, to_block=to_block)
     text = _render(records, format)
     if output:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as e:
+            raise ZkmlValueError(f"--output {output}: cannot write it ({e.strerror}); choose "
+                                 "another path.") from e
         err.print(f"{len(records)} record(s) -> {output}")
     else:
         out.print(text, markup=False, highlight=False)
@@ -154,31 +193,37 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
 
 @app.command("show")
 @handle_errors
-def show(inference_id: str, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
-         registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
-    """One recorded inference, as JSON."""
-    from zkml.artifacts import RegistryDeployment, load_artifact
+def show(inference_id: Annotated[str, typer.Argument(
+             help="0x + 64 hex, printed by `zkml registry submit` and `zkml registry log`.")],
+         rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+         registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
+    """One recorded inference, as JSON (--json is accepted: the output is JSON anyway)."""
     from zkml.chain.registry import get_record
 
-    r = get_record(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                   inference_id)
+    inference_id = check_bytes32(inference_id, "inference id", "give 0x + 64 hex, printed by "
+                                 "`zkml registry submit` and `zkml registry log`.")
+    reg = need_registry(registry)
+    r = get_record(_chain(rpc_url, key_env), reg, inference_id)
     out.print_json(r.model_dump_json())
 
 
 @app.command("check")
 @handle_errors
-def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
+def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
           key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
           as_json: JsonOpt = False) -> None:
     """Confirm a local bundle matches an on-chain record (same model id and instances) and
     verifies locally. Exit code 0 if all hold, 1 if not."""
-    from zkml.artifacts import Keys, ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import check_bundle
+    from zkml.cli._dir import load_keys
     from zkml.proof.verify import load_bundle
 
-    c = check_bundle(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                     load_artifact(ModelRegistration, dir / "registration.json"),
-                     load_bundle(bundle), load_artifact(Keys, dir / "keys.json"))
+    b = load_bundle(need_file(bundle, _BUNDLE, BundleError))
+    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+    keys = load_keys(dir)
+    reg = need_registry(registry)
+    c = check_bundle(_chain(rpc_url, key_env), reg, reg_model, b, keys)
     facts = {"recorded": c.recorded, "same_model": c.same_model,
              "same_instances": c.same_instances, "proof_valid": c.proof_valid}
     emit({**facts, "ok": c.ok}, as_json,
@@ -189,28 +234,31 @@ def check(bundle: Path, dir: DirOpt, rpc_url: RpcOpt = None,
 @app.command("retire")
 @handle_errors
 def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
-           registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+           registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Owner only: reject new submissions for the model (its records stay, marked)."""
-    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import retire_model
 
-    m = load_artifact(ModelRegistration, dir / "registration.json")
-    gas = retire_model(_chain(rpc_url, key_env), load_artifact(RegistryDeployment, registry),
-                       m.onchain_model_id)
-    out.print(f"model {m.onchain_model_id} retired (gas {gas:,})")
+    m = need_artifact(ModelRegistration, dir, "registration.json")
+    reg = need_registry(registry)
+    gas = retire_model(_chain(rpc_url, key_env), reg, m.onchain_model_id)
+    emit({"onchain_model_id": m.onchain_model_id, "retired": True, "gas_used": gas}, as_json,
+         f"model {m.onchain_model_id} retired (gas {gas:,})")
 
 
 @app.command("transfer")
 @handle_errors
-def transfer(dir: DirOpt, new_owner: str, rpc_url: RpcOpt = None,
-             key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
-             registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+def transfer(dir: DirOpt,
+             new_owner: Annotated[str, typer.Argument(help="The new owner's 0x address.")],
+             rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+             registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Owner only: transfer the model to NEW_OWNER."""
-    from zkml.artifacts import ModelRegistration, RegistryDeployment, load_artifact
+    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import transfer_model
 
-    m = load_artifact(ModelRegistration, dir / "registration.json")
-    gas = transfer_model(_chain(rpc_url, key_env),
-                         load_artifact(RegistryDeployment, registry), m.onchain_model_id,
-                         new_owner)
-    out.print(f"model {m.onchain_model_id} now owned by {new_owner} (gas {gas:,})")
+    new_owner = check_address(new_owner, "NEW_OWNER")
+    m = need_artifact(ModelRegistration, dir, "registration.json")
+    reg = need_registry(registry)
+    gas = transfer_model(_chain(rpc_url, key_env), reg, m.onchain_model_id, new_owner)
+    emit({"onchain_model_id": m.onchain_model_id, "owner": new_owner, "gas_used": gas},
+         as_json, f"model {m.onchain_model_id} now owned by {new_owner} (gas {gas:,})")

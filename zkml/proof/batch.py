@@ -72,7 +72,8 @@ def read_inputs(source: str | Path) -> list[tuple[str, Any]]:
     array (one input per row), or a directory of .json / .npy files (id = file stem).
 
     Raises:
-        InputError: the source is missing or unreadable.
+        InputError: the source is missing or unreadable, or a .jsonl line is not JSON (its
+            line number is named: fix it before any proof is made).
     """
     src = Path(source)
     if src.is_dir():
@@ -81,29 +82,38 @@ def read_inputs(source: str | Path) -> list[tuple[str, Any]]:
             raise InputError(f"{src}: no .json or .npy input files in this directory.")
         return [(p.stem, str(p)) for p in files]
     if not src.is_file():
-        raise InputError(f"{src}: no such file or directory.")
+        raise InputError(f"{src}: no such file or directory; give a .jsonl or .npy file, or "
+                         "a directory of .json/.npy inputs.")
     if src.suffix == ".npy":
         try:
             arr = np.load(src, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise InputError(f"{src}: not a readable .npy array ({e}).") from e
+        if arr.ndim == 0:
+            raise InputError(f"{src}: a single number; give one input per row, shaped "
+                             "(n, *input_shape).")
         return [(f"row-{i:05d}", arr[i]) for i in range(len(arr))]
     out: list[tuple[str, Any]] = []
-    for n, line in enumerate(src.read_text().splitlines(), start=1):
+    try:
+        text = src.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{src}: not a readable .jsonl text file ({e}); give one JSON input "
+                         "per line, a .npy file or a directory.") from e
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-        except ValueError:
-            out.append((f"line-{n:05d}", line))  # recorded as a failed input, not fatal
-            continue
+        except ValueError as e:
+            raise InputError(f"{src}, line {n}: not JSON ({e}); each line must be a JSON list "
+                             'or {"id": ..., "input": [...]}: fix or remove that line.') from e
         if isinstance(item, dict) and "input" in item:
             out.append((str(item.get("id", f"line-{n:05d}")), item["input"]))
         else:
             out.append((f"line-{n:05d}", item))
     ids = [i for i, _ in out]
     if len(set(ids)) != len(ids):
-        raise InputError(f"{src}: input ids are not unique.")
+        raise InputError(f"{src}: input ids are not unique; give each line its own \"id\".")
     return out
 
 

@@ -31,12 +31,17 @@ def check_input(keys: Keys, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except (TypeError, ValueError) as e:
         raise InputError(f"input is not an array of numbers: {e}") from e
-    if arr.dtype.kind not in "iuf":
+    declared = circuit.exported.input_dtype
+    if arr.dtype.kind not in "iuf" and not (arr.dtype.kind == "b" and declared == "bool"):
         raise InputError(
             f"input has dtype {arr.dtype}; give real numbers (float or int), not "
             f"{'booleans' if arr.dtype.kind == 'b' else 'this type'}."
         )
     arr = arr.astype(np.float64)
+    if np.dtype(declared).kind in "iub" and np.isfinite(arr).all() and \
+            not np.array_equal(arr, np.round(arr)):
+        raise InputError(f"the model's input is {declared}: give whole numbers, not "
+                         "fractions.")
     size = int(np.prod(shape))
     if arr.size != size:
         raise InputShapeError(

@@ -1,115 +1,167 @@
-"""Stage 6: local verification of a proof bundle.
+"""Local verification of a proof bundle, with the model's keys or a verification package.
 
-Like py_ecc's verifiers, :func:`verify` answers False for every proof that does not verify,
-including tampered proof bytes, changed or out-of-field instances and a proof for another model.
-It raises only when the bundle itself is malformed (``BundleError``) or no keys are found.
+Like py_ecc's verifiers, :func:`verify` answers False for every bundle that does not verify:
+tampered proof bytes, changed or out-of-field instances, stored outputs that are not what the
+instances encode, a proof for another model. :func:`verify_detailed` says why, naming the
+field. Both raise only when the bundle file is unreadable or of an unknown format
+(``BundleError``), or the keys/package are missing or corrupt (``ArtifactError``, ``SrsError``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from zkml import _ezkl, cache
-from zkml._utils import FIELD_MODULUS, dequantize
 from zkml.artifacts import Keys, ProofBundle
-from zkml.errors import BundleError
+from zkml.errors import ZkmlValueError
+from zkml.proof.bundle import bundle_problem, load_bundle, parse_instances, proof_bytes
 from zkml.proof.keys import keys_for_model
+from zkml.proof.package import LoadedPackage, load_package
 
-__all__ = ["verify", "load_bundle", "parse_instances", "proof_bytes"]
-
-_HEX = re.compile(r"0x([0-9a-fA-F]{2})*")
-_DEC = re.compile(r"[0-9]{1,80}")
-
-
-def load_bundle(path: str | Path) -> ProofBundle:
-    """Read a proof bundle JSON file.
-
-    Raises:
-        BundleError: the file is missing, not JSON, or not a proof bundle.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BundleError(f"{path}: cannot read the proof bundle ({e.strerror}).") from e
-    try:
-        return ProofBundle.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as e:
-        raise BundleError(
-            f"{path}: not a zkml proof bundle ({str(e).splitlines()[0][:160]}); "
-            "use the JSON written by `zkml prove`."
-        ) from e
+__all__ = ["verify", "verify_detailed", "Verification", "load_bundle", "parse_instances",
+           "proof_bytes"]
 
 
-def proof_bytes(bundle: ProofBundle) -> bytes:
-    if not _HEX.fullmatch(bundle.proof):
-        raise BundleError("bundle.proof must be 0x-prefixed hex with an even number of digits.")
-    return bytes.fromhex(bundle.proof[2:])
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of a local verification; ``reason`` names the failing field when invalid."""
+
+    valid: bool
+    reason: str | None = None
+    #: which verifying key was used: "keys" (this machine's setup) or "package"
+    checked_with: str = "keys"
+
+    def __bool__(self) -> bool:
+        return self.valid
 
 
-def parse_instances(bundle: ProofBundle) -> list[int]:
-    """The instances as integers, exactly as written (no reduction modulo the field)."""
-    out = []
-    for s in bundle.instances:
-        if not _DEC.fullmatch(s):
-            raise BundleError(f"instance {s[:40]!r} is not a non-negative decimal integer.")
-        out.append(int(s))
-    return out
+@dataclass(frozen=True)
+class _Facts:
+    """What a verifier needs, from keys or a package."""
+
+    vk_digest: str
+    settings_digest: str
+    proof_length: int
+    num_outputs: int
+    vk_path: Path
+    settings_path: Path
+    srs_path: Path
+    source: str
+    hint: str
 
 
-def verify(bundle: ProofBundle | str | Path, keys: Keys | None = None) -> bool:
-    """Check a proof bundle against the model's verifying key.
-
-    Args:
-        bundle: a :class:`ProofBundle` or the path of its JSON file.
-        keys: the model's keys; by default looked up on this machine by ``bundle.model_id``.
-
-    Returns:
-        True if the proof verifies for this model and these instances, else False.
-
-    Raises:
-        BundleError: the bundle is malformed (not for a bad proof: that is False).
-        ArtifactError: no keys given and none on this machine for the bundle's model id.
-
-    Example:
-        >>> assert zkml.verify(bundle, keys)
-    """
-    if not isinstance(bundle, ProofBundle):
-        bundle = load_bundle(bundle)
-    proof = proof_bytes(bundle)
-    instances = parse_instances(bundle)
-    keys = keys or keys_for_model(bundle.model_id)
+def _from_keys(keys: Keys) -> _Facts:
     c = keys.circuit
     # A corrupt verifying key must be an error, not a silent "invalid proof".
     cache.ensure_intact(keys.dir, "proving/verifying keys")
     cache.ensure_intact(c.dir, "compiled circuit files")
     cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
-    if bundle.model_id != keys.model_id or bundle.settings_digest != c.settings_digest:
-        return False
-    if len(proof) != keys.proof_length:
-        return False  # a proof of another length is malformed for this circuit
-    if any(v >= FIELD_MODULUS for v in instances):
-        return False  # never reduce modulo p: an aliased instance is a different statement
-    n_out = math.prod(c.exported.output_shape)
-    if bundle.output_instance_offset != len(instances) - n_out or n_out > len(instances):
-        return False
-    # The decoded outputs are part of the claim: they must be what the instances say.
-    claimed = dequantize(instances[bundle.output_instance_offset :], c.output_scales[0])
-    if len(claimed) != len(bundle.outputs) or any(
-        not math.isclose(a, b, rel_tol=0, abs_tol=1e-12)
-        for a, b in zip(claimed, bundle.outputs, strict=True)
-    ):
-        return False
+    n_out = 1
+    for d in c.exported.output_shape:
+        n_out *= d
+    return _Facts(keys.model_id, c.settings_digest, keys.proof_length, n_out,
+                  Path(keys.vk_path), Path(c.settings_path), Path(keys.srs_path), "keys",
+                  "pass that model's keys.json")
+
+
+def _from_package(pkg: LoadedPackage) -> _Facts:
+    m = pkg.manifest
+    return _Facts(m.vk_digest, m.settings_digest, m.proof_length, m.layout.num_outputs,
+                  pkg.vk_path, pkg.settings_path, pkg.srs_path, "package",
+                  "use that model's verification package")
+
+
+def verify_detailed(
+    bundle: ProofBundle | str | Path,
+    keys: Keys | None = None,
+    *,
+    package: LoadedPackage | str | Path | None = None,
+) -> Verification:
+    """Check a proof bundle and say why it fails.
+
+    Args:
+        bundle: a :class:`ProofBundle` or the path of its JSON file.
+        keys: the model's keys; by default looked up on this machine by ``bundle.model_id``.
+        package: a verification package (folder from :func:`zkml.publish`) instead of keys:
+            works on any machine, with an empty cache.
+
+    Returns:
+        :class:`Verification` (truthy when valid).
+
+    Raises:
+        BundleError: the bundle file is unreadable or of an unknown format.
+        ArtifactError: no keys for the bundle's model here, or keys/package corrupt.
+        SrsError: the package's SRS is neither included nor on this machine.
+        ZkmlValueError: both ``keys`` and ``package`` given.
+
+    Example:
+        >>> v = zkml.verify_detailed("bundle.json", package="pkg/")
+        >>> v.valid, v.reason
+    """
+    if keys is not None and package is not None:
+        raise ZkmlValueError("give keys or a package, not both.")
+    if not isinstance(bundle, ProofBundle):
+        bundle = load_bundle(bundle)
+    problem = bundle_problem(bundle)
+    if package is not None:
+        facts = _from_package(package if isinstance(package, LoadedPackage)
+                              else load_package(package))
+    else:
+        facts = _from_keys(keys or keys_for_model(bundle.model_id))
+    if problem:
+        return Verification(False, problem, facts.source)
+    if bundle.model_id != facts.vk_digest:
+        return Verification(False, f"model_id: the bundle is for vk digest {bundle.model_id[:16]}"
+                            f"..., the {facts.source} for {facts.vk_digest[:16]}...; "
+                            f"{facts.hint}", facts.source)
+    if bundle.settings_digest != facts.settings_digest:
+        return Verification(False, "settings_digest: the bundle was proven with other circuit "
+                            "settings than these", facts.source)
+    proof = proof_bytes(bundle)
+    if len(proof) != facts.proof_length:
+        return Verification(False, f"proof: {len(proof)} bytes, this circuit's proofs are "
+                            f"{facts.proof_length}", facts.source)
+    instances = parse_instances(bundle)
+    if bundle.output_instance_offset != len(instances) - facts.num_outputs:
+        return Verification(False, "output_instance_offset: does not point at this model's "
+                            f"{facts.num_outputs} outputs", facts.source)
     work = cache.private_workdir("verify")
     try:
         pf = work / "proof.json"
         _ezkl.write_proof(pf, proof, instances)
-        return _ezkl.verify(pf, Path(c.settings_path), Path(keys.vk_path), Path(keys.srs_path))
+        ok = _ezkl.verify(pf, facts.settings_path, facts.vk_path, facts.srs_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return Verification(ok, None if ok else "proof: does not verify for these instances "
+                        "under this verifying key", facts.source)
+
+
+def verify(
+    bundle: ProofBundle | str | Path,
+    keys: Keys | None = None,
+    *,
+    package: LoadedPackage | str | Path | None = None,
+) -> bool:
+    """Check a proof bundle against the model's verifying key.
+
+    Args:
+        bundle: a :class:`ProofBundle` or the path of its JSON file.
+        keys: the model's keys; by default looked up on this machine by ``bundle.model_id``.
+        package: a verification package folder instead of keys (another machine).
+
+    Returns:
+        True if the proof verifies for this model and these instances and the stored outputs
+        are what the instances encode, else False (:func:`verify_detailed` says why).
+
+    Raises:
+        BundleError: the bundle file is unreadable or of an unknown format (not for a bad
+            proof: that is False).
+        ArtifactError: no keys given and none on this machine for the bundle's model id.
+
+    Example:
+        >>> assert zkml.verify(bundle, keys)
+        >>> assert zkml.verify("bundle.json", package="pkg/")
+    """
+    return verify_detailed(bundle, keys, package=package).valid

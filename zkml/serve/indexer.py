@@ -1,0 +1,275 @@
+"""Follow an InferenceRegistry's events into SQLite (stdlib ``sqlite3``).
+
+One database holds one registry on one chain. Each run:
+
+1. reads the chain's identity (chain id, genesis block hash) and the registry's (address, code
+   hash); if the database was filled from another chain or registry (a restarted dev node has a
+   new genesis), everything is dropped and indexed again, never mixed;
+2. checks that the block just before its re-read window still has the hash it had (else a reorg
+   went deeper than the window: re-index from scratch);
+3. deletes what it stored from the last ``reorg_depth`` blocks and reads them again with every
+   newer block, in one transaction: a run that sees the same chain changes nothing
+   (idempotent), one that sees a short reorg replaces the orphaned rows.
+
+Outputs are decoded from the on-chain instances with the model's output scale, as the audit log
+does (``zkml.chain.audit``), never taken from a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from zkml._utils import dequantize
+from zkml.artifacts import RegistryDeployment
+from zkml.chain.evm import Chain
+from zkml.errors import ChainError, ZkmlValueError
+
+__all__ = ["Indexer", "SyncReport", "open_db", "registry_from", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = "1"
+_NONE16 = 0xFFFF
+_EVENT_TABLES = ("models", "transfers", "retirements", "inferences")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+  model_id TEXT PRIMARY KEY, vk_digest TEXT NOT NULL, first_owner TEXT NOT NULL,
+  verifier TEXT NOT NULL, metadata_uri TEXT NOT NULL, registered_at INTEGER NOT NULL,
+  block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL,
+  num_instances INTEGER NOT NULL, output_offset INTEGER NOT NULL, num_outputs INTEGER NOT NULL,
+  input_commitment_index INTEGER, weights_hash_index INTEGER, output_scale INTEGER NOT NULL,
+  weights_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transfers (
+  model_id TEXT NOT NULL, previous_owner TEXT NOT NULL, new_owner TEXT NOT NULL,
+  block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL,
+  PRIMARY KEY (block, log_index));
+CREATE TABLE IF NOT EXISTS retirements (
+  model_id TEXT NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+  tx_hash TEXT NOT NULL, PRIMARY KEY (block, log_index));
+CREATE TABLE IF NOT EXISTS inferences (
+  inference_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, input_commitment TEXT NOT NULL,
+  outputs TEXT NOT NULL, decoded TEXT NOT NULL, top INTEGER NOT NULL, submitter TEXT NOT NULL,
+  timestamp INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+  tx_hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inf_order ON inferences (block, log_index);
+CREATE INDEX IF NOT EXISTS inf_model ON inferences (model_id, block, log_index);
+CREATE INDEX IF NOT EXISTS inf_submitter ON inferences (submitter, block, log_index);
+CREATE INDEX IF NOT EXISTS inf_time ON inferences (timestamp);
+"""
+
+
+def open_db(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to the index (created with its schema unless ``readonly``)."""
+    p = Path(path)
+    if readonly:
+        if not p.is_file():
+            raise ZkmlValueError(f"no index at {p}: build it with `zkml index --rpc-url URL "
+                                 f"--db {p}` (or give `zkml serve` an --rpc-url).")
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(p, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")  # readers (the web app) never block the writer
+        conn.executescript(_SCHEMA)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def registry_from(value: str | Path, chain_id: int | None = None) -> RegistryDeployment:
+    """A registry given as its deployment JSON file or as a bare 0x address (the ABI is then
+    the InferenceRegistry's, compiled with the pinned solc)."""
+    from zkml.artifacts import load_artifact
+
+    text = str(value)
+    if text.startswith(("0x", "0X")) and len(text) == 42 and not Path(text).exists():
+        from eth_utils.address import to_checksum_address
+
+        from zkml.chain._registry_base import compiled
+
+        try:
+            address = to_checksum_address(text)
+        except ValueError as e:
+            raise ZkmlValueError(f"--registry {text!r} is not an address.") from e
+        c = compiled()
+        return RegistryDeployment(chain_id=chain_id or 0, address=address, tx_hash="",
+                                  gas_used=0, abi=c["abi"], solc_version=c["solc"])
+    path = Path(text)
+    if not path.is_file():
+        raise ZkmlValueError(f"--registry {text}: neither a registry deployment JSON (written by "
+                             "`zkml registry deploy`) nor a 0x address.")
+    return load_artifact(RegistryDeployment, path)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one :meth:`Indexer.sync` did."""
+
+    from_block: int
+    to_block: int
+    new_models: int
+    new_inferences: int
+    total_inferences: int
+    #: why everything was indexed again (None: resumed)
+    reindexed: str | None
+    seconds: float
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex().removeprefix("0x")
+
+
+class Indexer:
+    """Index one registry on one chain into the database at ``db``."""
+
+    def __init__(self, chain: Chain, registry: RegistryDeployment, db: str | Path, *,
+                 reorg_depth: int = 12, from_block: int = 0, chunk: int = 5000) -> None:
+        if reorg_depth < 1:
+            raise ZkmlValueError("--reorg-depth must be 1 or more.")
+        self.chain = chain
+        self.registry = registry
+        self.db_path = Path(db)
+        self.reorg_depth = reorg_depth
+        self.from_block = from_block
+        self.chunk = chunk
+        if registry.chain_id and registry.chain_id != chain.chain_id:
+            raise ChainError(f"the registry {registry.address} is on chain {registry.chain_id}; "
+                             f"{chain.label} is chain {chain.chain_id}.")
+        self.contract = chain.contract(registry.address, registry.abi)
+
+    def _rpc(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ChainError:
+            raise
+        except Exception as e:
+            raise ChainError(f"{self.chain.label}: {what} failed: "
+                             f"{(str(e).splitlines() or [type(e).__name__])[0][:200]}") from e
+
+    def identity(self) -> dict[str, str]:
+        """What must stay the same for the stored rows to be about this chain and registry."""
+        eth = self.chain.w3.eth
+        genesis = self._rpc("reading the genesis block", lambda: eth.get_block(0)["hash"])
+        code = self._rpc("reading the registry code", lambda: eth.get_code(
+            self.contract.address))
+        return {"schema": SCHEMA_VERSION, "chain_id": str(self.chain.chain_id),
+                "genesis_hash": _hex(genesis), "registry": str(self.contract.address).lower(),
+                "registry_code_hash": "0x" + keccak(bytes(code)).hex()}
+
+    def _block_hash(self, number: int) -> str | None:
+        block = self._rpc("reading a block", lambda: self.chain.w3.eth.get_block(number))
+        return _hex(block["hash"]) if block else None
+
+    def sync(self) -> SyncReport:
+        """Index every event up to the chain's head; see the module docstring."""
+        t0 = time.perf_counter()
+        ident = self.identity()
+        head = int(self._rpc("reading the block number", lambda: self.chain.w3.eth.block_number))
+        conn = open_db(self.db_path)
+        try:
+            meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+            reason = self._why_reindex(meta, ident, head)
+            last = int(meta.get("last_block", "-1"))
+            start = self.from_block if reason or last < 0 else max(
+                self.from_block, last - self.reorg_depth + 1)
+            before = self._counts(conn)
+            with conn:  # one transaction: a crash leaves the previous state
+                if reason or last < 0:
+                    for table in (*_EVENT_TABLES, "meta"):
+                        conn.execute(f"DELETE FROM {table}")
+                    before = (0, 0)
+                else:
+                    for table in _EVENT_TABLES:
+                        conn.execute(f"DELETE FROM {table} WHERE block >= ?", (start,))
+                for a in range(start, head + 1, self.chunk):
+                    self._read(conn, a, min(head, a + self.chunk - 1))
+                anchor = head - self.reorg_depth
+                new_meta = {**ident, "last_block": str(head), "anchor_block": str(anchor),
+                            "anchor_hash": (self._block_hash(anchor) or "") if anchor >= 0
+                            else "", "updated_at": str(int(time.time()))}
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 list(new_meta.items()))
+            after = self._counts(conn)
+        finally:
+            conn.close()
+        return SyncReport(start, head, after[0] - before[0], after[1] - before[1], after[1],
+                          reason, time.perf_counter() - t0)
+
+    def _why_reindex(self, meta: dict[str, str], ident: dict[str, str], head: int
+                     ) -> str | None:
+        if "chain_id" not in meta:
+            return None
+        for key, what in (("schema", "index format"), ("chain_id", "chain id"),
+                          ("genesis_hash", "genesis block (a restarted or other chain)"),
+                          ("registry", "registry address"),
+                          ("registry_code_hash", "registry code")):
+            if meta.get(key) != ident[key]:
+                return f"the {what} changed"
+        if int(meta.get("last_block", "-1")) > head:
+            return "the chain is shorter than the index (restarted or reorganised)"
+        anchor = int(meta.get("anchor_block", "-1"))
+        if anchor >= 0 and self._block_hash(anchor) != meta.get("anchor_hash"):
+            return f"block {anchor} changed: a reorg deeper than {self.reorg_depth} blocks"
+        return None
+
+    @staticmethod
+    def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
+        m = conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+        i = conn.execute("SELECT COUNT(*) FROM inferences").fetchone()[0]
+        return int(m), int(i)
+
+    def _logs(self, name: str, a: int, b: int) -> list[Any]:
+        event = getattr(self.contract.events, name)()
+        return sorted(self.chain.logs(event, from_block=a, to_block=b),
+                      key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
+
+    def _read(self, conn: sqlite3.Connection, a: int, b: int) -> None:
+        """Store the events of blocks [a, b]: models first (inferences need their scale)."""
+        for lg in self._logs("ModelRegistered", a, b):
+            args = lg["args"]
+            raw_id = bytes(args["modelId"])
+            m = self.chain.call(self.contract.functions.getModel(raw_id), gas=None)
+            lay = m[5]
+            conn.execute(
+                "INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (_hex(raw_id), bytes(args["vkDigest"]).hex(), str(args["owner"]),
+                 str(args["verifier"]), str(args["metadataURI"]), int(m[3]),
+                 int(lg["blockNumber"]), int(lg["logIndex"]), _hex(lg["transactionHash"]),
+                 int(lay[0]), int(lay[1]), int(lay[2]),
+                 None if int(lay[3]) == _NONE16 else int(lay[3]),
+                 None if int(lay[4]) == _NONE16 else int(lay[4]), int(lay[5]), str(lay[6])))
+        for lg in self._logs("ModelOwnershipTransferred", a, b):
+            args = lg["args"]
+            conn.execute("INSERT OR REPLACE INTO transfers VALUES (?,?,?,?,?,?)",
+                         (_hex(args["modelId"]), str(args["previousOwner"]),
+                          str(args["newOwner"]), int(lg["blockNumber"]), int(lg["logIndex"]),
+                          _hex(lg["transactionHash"])))
+        for lg in self._logs("ModelRetired", a, b):
+            conn.execute("INSERT OR REPLACE INTO retirements VALUES (?,?,?,?)",
+                         (_hex(lg["args"]["modelId"]), int(lg["blockNumber"]),
+                          int(lg["logIndex"]), _hex(lg["transactionHash"])))
+        scales: dict[str, int] = {}
+        rows = []
+        for lg in self._logs("InferenceVerified", a, b):
+            args = lg["args"]
+            mid = _hex(args["modelId"])
+            if mid not in scales:
+                row = conn.execute("SELECT output_scale FROM models WHERE model_id = ?",
+                                   (mid,)).fetchone()
+                scales[mid] = int(row[0]) if row else 0
+            outputs = [int(v) for v in args["outputs"]]
+            decoded = dequantize(outputs, scales[mid])
+            top = max(range(len(decoded)), key=lambda i: decoded[i]) if decoded else -1
+            rows.append((_hex(args["inferenceId"]), mid, str(args["inputCommitment"]),
+                         json.dumps([str(v) for v in outputs]), json.dumps(decoded), top,
+                         str(args["submitter"]), int(args["timestamp"]), int(lg["blockNumber"]),
+                         int(lg["logIndex"]), _hex(lg["transactionHash"])))
+        conn.executemany("INSERT OR REPLACE INTO inferences VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         rows)
