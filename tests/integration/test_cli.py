@@ -92,6 +92,13 @@ def test_cli_registry_on_anvil(tmp_path: Path, anvil: object) -> None:
                    "--format", "csv", "--output", str(csv_path))
     rows = csv_path.read_text().strip().splitlines()
     assert code == 0 and len(rows) == 2 and rows[1].split(",")[1] == inference
+    # the same model by its vk digest: resolved, said so, same record
+    vk_digest = json.loads(Path(d, "keys.json").read_text())["model_id"]
+    res = CliRunner().invoke(app, ["registry", "log", "--rpc-url", url, "--registry", reg,
+                                   "--model", vk_digest, "--format", "csv"])
+    assert res.exit_code == 0 and "read as a vk digest" in res.output
+    assert f"registry model id(s) {model_id}" in res.output
+    assert res.output.count(inference) == 1
     code, out = _run("registry", "log", "--rpc-url", url, "--registry", reg, "--format", "json")
     outputs = json.loads(out)[0]["decoded_outputs"]
     assert outputs == json.loads(Path(bundle).read_text())["outputs"]

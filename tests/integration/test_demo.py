@@ -28,3 +28,47 @@ def test_demo_proves_and_verifies_a_diagnosis(tmp_path: Path) -> None:
     warm = run_demo(tmp_path / "demo2", patient=3)
     assert warm.extra["cache_hits"] == {"circuit": True, "keys": True}
     assert warm.model_id == r.model_id
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(900)
+def test_demo_serve_indexes_the_diagnosis_and_serves_it(tmp_path: Path) -> None:
+    """`zkml demo --serve`: a newcomer sees the recorded diagnosis in the web app, one command."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    zkml = str(Path(sys.executable).with_name("zkml"))
+    proc = subprocess.Popen([zkml, "demo", "--serve", "--port", str(port), "--dir",
+                             str(tmp_path / "d")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        data = None
+        deadline = time.monotonic() + 600  # bounds the wait; the assertions are on content
+        while data is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/inferences",
+                                            timeout=5) as r:
+                    data = json.loads(r.read())
+            except OSError:
+                time.sleep(1)
+        assert data is not None, proc.stderr.read() if proc.poll() is not None else "no page"
+        [item] = data["items"]
+        assert item["labels"] == ["malignant", "benign"] and item["predicted"] in item["labels"]
+        bundle = json.loads((tmp_path / "d" / "bundle.json").read_text())
+        assert item["decoded_outputs"] == bundle["outputs"]
+        assert (tmp_path / "d" / "package" / "package.json").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, 130)

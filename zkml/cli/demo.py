@@ -22,16 +22,24 @@ def demo_cmd(
     patient: Annotated[int, typer.Option(help="Index of the held-out patient to diagnose "
                                          "(0 to 113).")] = 0,
     rpc_url: RpcOpt = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Run against a local anvil node it starts (unless --rpc-url), index "
+        "the registry and serve the audit-trail web app until Ctrl-C.")] = False,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the web app with "
+                                      "--serve.")] = 8000,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove a breast-cancer diagnosis on private patient data, verify it on-chain and record
-    it in the inference registry."""
+    it in the inference registry (--serve: then browse it in the audit-trail web app)."""
     from zkml.cli.demo_flow import run_demo
 
     if patient < 0:
         raise ZkmlValueError(f"--patient {patient}: give the index of a held-out patient, "
                              "0 or more.")
     make_dir(dir)
+    if serve:
+        _demo_and_serve(dir, patient, rpc_url, port, as_json)
+        return
     r = run_demo(dir, patient=patient, rpc_url=rpc_url)
     if as_json:
         out.print_json(json.dumps(r.__dict__, default=str))
@@ -65,3 +73,28 @@ def demo_cmd(
     )
     if not (r.verified_locally and r.verified_onchain):
         raise typer.Exit(1)
+
+
+def _demo_and_serve(dir: Path, patient: int, rpc_url: str | None, port: int,
+                    as_json: bool) -> None:
+    """The demo on a persistent chain (the embedded one dies with the process), then the
+    indexer and the web app over its registry, the model's package giving labels."""
+    import contextlib
+
+    from zkml.chain.devnode import Anvil
+    from zkml.cli.common import err
+    from zkml.cli.demo_flow import run_demo
+    from zkml.cli.serve import serve as serve_cmd
+
+    with contextlib.ExitStack() as stack:
+        if not rpc_url or rpc_url == "embedded":
+            node = stack.enter_context(Anvil())
+            rpc_url = node.url
+            err.print(f"started a local anvil node at {rpc_url} (stopped on exit)")
+        r = run_demo(dir, patient=patient, rpc_url=rpc_url)
+        err.print(f"diagnosis for patient #{r.patient}: {r.diagnosis} (p={r.probability:.3f})"
+                  f", verified locally {r.verified_locally}, on-chain {r.verified_onchain}; "
+                  f"recorded as inference {r.audit_entry['inference_id']}")
+        serve_cmd(rpc_url=rpc_url, registry=str(dir / "registry.json"),
+                  db=dir / "index.sqlite", host="127.0.0.1", port=port,
+                  package=[dir / "package"], refresh=2.0, reorg_depth=12, as_json=as_json)

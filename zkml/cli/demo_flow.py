@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zkml import _progress
-from zkml.api import compile_model
+from zkml.api import compile_model, publish
 from zkml.artifacts import save_artifact
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import connect, deploy_verifier, verify_onchain
@@ -86,6 +86,12 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
                                   metadata_uri="zkml://circuits/breast-cancer")
     receipt = submit_inference(chain, registry, registration.onchain_model_id, bundle)
     entry = get_record(chain, registry, receipt.inference_id)
+    # what an auditor needs afterwards: the registry's address (to index it) and the model's
+    # verification package (its preset, labels and verifying key)
+    save_artifact(registry, out / "registry.json")
+    save_artifact(registration, out / "registration.json")
+    publish(keys, out / "package", verifier=contract, registrations=[registration],
+            with_srs=True, labels=list(zoo.labels))
     _progress.timings["total"] = time.perf_counter() - t0
     logits = bundle.outputs
     exps = [math.exp(v - max(logits)) for v in logits]

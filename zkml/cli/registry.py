@@ -81,6 +81,9 @@ def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
 def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
              registry: RegistryOpt = DEFAULT_REGISTRY,
              metadata_uri: Annotated[str, typer.Option(help="Where the model card lives.")] = "",
+             require_consent: Annotated[bool, typer.Option(
+                 "--require-consent", help="Record inferences only with the data owner's signed "
+                 "consent (`zkml consent ...`; needs the committed-input preset).")] = False,
              as_json: JsonOpt = False) -> None:
     """Register the model in DIR (deploys its verifier first unless DIR/deployment.json is on
     this chain). The caller becomes the model's owner."""
@@ -95,10 +98,15 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
     chain = _chain(rpc_url, key_env)
     if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
         dep = None
-    r = register_model(chain, reg, keys, dep, metadata_uri=metadata_uri)
+    r = register_model(chain, reg, keys, dep, metadata_uri=metadata_uri,
+                       require_consent=require_consent)
     save_artifact(r, dir / "registration.json")
-    emit(r.model_dump(), as_json, f"registered model {r.onchain_model_id} (verifier "
-         f"{r.verifier}, gas {r.gas_used:,}) -> {dir / 'registration.json'}")
+    emit({**r.model_dump(), "registry_model_id": r.onchain_model_id, "vk_digest": r.model_id,
+          "require_consent": require_consent}, as_json,
+         f"registered: registry model id {r.onchain_model_id} (vk digest {r.model_id[:16]}..., "
+         f"verifier {r.verifier}, gas {r.gas_used:,})"
+         + (", consent required" if require_consent else "")
+         + f" -> {dir / 'registration.json'}")
 
 
 @app.command("submit")
@@ -177,7 +185,14 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     if submitter is not None:
         check_address(submitter, "--submitter")
     reg = need_registry(registry)
-    records = audit_log(_chain(rpc_url, key_env), reg, model=model, submitter=submitter,
+    chain = _chain(rpc_url, key_env)
+    if model is not None:  # say which id form it was, and what it stands for
+        from zkml.chain.audit import resolve_model
+
+        r = resolve_model(chain, reg, model)
+        err.print(f"--model read as a {r.form.replace('_', ' ')}: registry model id(s) "
+                  f"{', '.join(r.registry_model_ids)}, vk digest {r.vk_digest}")
+    records = audit_log(chain, reg, model=model, submitter=submitter,
                         from_block=from_block, to_block=to_block)
     text = _render(records, format)
     if output:
