@@ -16,6 +16,8 @@ from onnx import TensorProto, helper
 
 import zkml
 
+from .conftest import Pipeline
+
 ZKML = str(Path(sys.executable).with_name("zkml"))
 pytestmark = pytest.mark.timeout(600)
 
@@ -162,3 +164,40 @@ def test_bad_input_files_are_named_errors(graphs: Path, content: str, fragment: 
     bad.write_text(content)
     r = _zkml("import", "bag.onnx", "--input", str(bad), "--dir", "Bx", cwd=graphs)
     assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_failed_calibration_is_retried_wider_then_named(tiny: Pipeline,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """ezkl's calibration can fail on a setting that a wider one passes: the compile retries
+    with calibration's own scale search, doubled lookup margins and more rows, and when every
+    setting fails, the error lists them all."""
+    from zkml import _ezkl
+    from zkml.circuit.compile import CompileConfig
+
+    pipe = tiny
+    real = _ezkl.calibrate
+    calls: list[dict[str, object]] = []
+
+    def flaky(*args: object, **kw: object) -> None:
+        calls.append(kw)
+        if len(calls) == 1:
+            raise zkml.CompileError("calibration failed: lookup out of range (injected)")
+        real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_ezkl, "calibrate", flaky)
+    cfg = CompileConfig(scales=[7], lookup_margin=1.5, max_logrows=12)  # a fresh cache key
+    circuit = zkml.compile_model(pipe.exported, pipe.zoo.calibration, config=cfg)
+    assert len(calls) == 2
+    assert zkml.verify(zkml.prove(zkml.setup(circuit), pipe.zoo.test_inputs[0]))
+    assert calls[0] == {"max_logrows": 12, "scales": [7], "lookup_margin": 1.5}
+    assert calls[1] == {"max_logrows": 14, "scales": None, "lookup_margin": 3.0}
+
+    def broken(*args: object, **kw: object) -> None:
+        raise zkml.CompileError("calibration failed: nothing fits (injected)")
+
+    monkeypatch.setattr(_ezkl, "calibrate", broken)
+    with pytest.raises(zkml.CompileError) as e:
+        zkml.compile_model(pipe.exported, pipe.zoo.calibration,
+                           config=CompileConfig(scales=[8], max_logrows=12))
+    msg = str(e.value)
+    assert msg.count("nothing fits") == 3 and "max_logrows 16" in msg and "zkml inspect" in msg

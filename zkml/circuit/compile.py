@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,12 @@ from zkml._utils import (
     sha256_file,
 )
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
+from zkml.circuit.cost import max_logrows_for_memory
 from zkml.errors import CompileError, InputError, InputShapeError
 from zkml.model.export import run_onnx
 from zkml.presets import get_preset, visibility_for
+
+log = logging.getLogger("zkml.compile")
 
 __all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "layout_args"]
 
@@ -164,15 +168,7 @@ def _build(
     subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
     _ezkl.write_input(cal, [subset.reshape(-1).tolist()])
     try:
-        _ezkl.gen_settings(onnx_path, settings, layout_args(vis, cfg))
-        _ezkl.calibrate(
-            cal,
-            onnx_path,
-            settings,
-            max_logrows=cfg.max_logrows,
-            scales=cfg.scales,
-            lookup_margin=cfg.lookup_margin,
-        )
+        attempts = _calibrate_with_retries(cal, onnx_path, settings, vis, cfg)
         _ezkl.normalize_settings(settings)
         compiled = tmp / "model.compiled"
         _ezkl.compile_circuit(onnx_path, compiled, settings)
@@ -194,7 +190,38 @@ def _build(
         "output_scales": s.output_scales,
         "input_range": [lo - margin, hi + margin],
         "quantization": report.model_dump(),
+        "calibration_attempts": attempts,
     }
+
+
+def _calibrate_with_retries(cal: Path, onnx_path: Path, settings: Path, vis: dict[str, str],
+                            cfg: CompileConfig) -> list[str]:
+    """Calibrate with ``cfg``; on failure, widen step by step (calibration's own scale search,
+    doubled lookup margins, more rows within this machine's memory) before giving up with
+    every attempt and its cause in the error."""
+    cap = max(cfg.max_logrows, max_logrows_for_memory(cfg.num_inner_cols))
+    ladder = [(cfg.max_logrows, cfg.scales, cfg.lookup_margin)]
+    for extra, margin in ((2, 2.0), (4, 4.0)):
+        step_ = (min(cfg.max_logrows + extra, cap), None, cfg.lookup_margin * margin)
+        if step_ not in ladder:
+            ladder.append(step_)
+    tried: list[str] = []
+    for max_logrows, scales, margin in ladder:
+        label = f"max_logrows {max_logrows}, scales {scales or 'auto'}, lookup margin {margin:g}"
+        try:
+            _ezkl.gen_settings(onnx_path, settings, layout_args(vis, cfg))
+            _ezkl.calibrate(cal, onnx_path, settings, max_logrows=max_logrows, scales=scales,
+                            lookup_margin=margin)
+        except CompileError as e:
+            tried.append(f"{label}: {str(e).splitlines()[0][:160]}")
+            log.warning("calibration failed (%s); trying a wider setting", label)
+            continue
+        return [*tried, f"{label}: ok"]
+    raise CompileError(
+        "calibration failed with every setting tried (" + "; ".join(tried) + "). Give "
+        "calibration samples that cover the real inputs, cap the scales (CompileConfig.scales)"
+        ", or use a smaller model: `zkml inspect` estimates its rows."
+    )
 
 
 def layout_args(vis: dict[str, str], cfg: CompileConfig) -> dict[str, Any]:
