@@ -201,3 +201,24 @@ def test_a_failed_calibration_is_retried_wider_then_named(tiny: Pipeline,
                            config=CompileConfig(scales=[8], max_logrows=12))
     msg = str(e.value)
     assert msg.count("nothing fits") == 3 and "max_logrows 16" in msg and "zkml inspect" in msg
+
+
+def test_a_circuit_far_from_the_float_model_is_flagged_at_compile(tmp_path: Path) -> None:
+    """ezkl 23 proves a bilinear Resize as nearest-neighbour (docs/op-coverage.md): the proof
+    verifies, for other numbers than the float model's; compile says so."""
+    import torch
+
+    from zkml.circuit.compile import UnfaithfulCircuitWarning
+
+    net = torch.nn.Upsample(scale_factor=2, mode="bilinear")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 1, 2, 2)).astype(np.float32)
+    exported = zkml.export(net, x, tmp_path / "up.onnx")
+    cal = x + rng.normal(scale=0.3, size=(8, 1, 1, 2, 2))
+    with pytest.warns(UnfaithfulCircuitWarning, match="differ from the float model"):
+        zkml.compile_model(exported, cal)
+    nearest = zkml.export(torch.nn.Upsample(scale_factor=2, mode="nearest"), x,
+                          tmp_path / "near.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnfaithfulCircuitWarning)
+        zkml.compile_model(nearest, cal)

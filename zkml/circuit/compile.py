@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def compile_model(
     with step(f"Compiling circuit ({preset})", "compile"):
         entry = cache.get_or_build("circuits", key, build)
     meta = entry.meta
-    return Circuit(
+    circuit = Circuit(
         exported=exported,
         preset=preset,
         digest=key,
@@ -150,6 +151,25 @@ def compile_model(
         quantization=QuantizationReport.model_validate(meta["quantization"]),
         cache_hit=entry.hit,
     )
+    _warn_if_unfaithful(circuit.quantization)
+    return circuit
+
+
+class UnfaithfulCircuitWarning(UserWarning):
+    """The circuit's outputs differ from the float model's by more than quantisation explains."""
+
+
+def _warn_if_unfaithful(q: QuantizationReport, fraction: float = 0.05) -> None:
+    """A proof verifies for what the circuit computes; if that is far from the float model
+    (ezkl proves a bilinear Resize as nearest-neighbour, say, or the scales are too coarse),
+    say so at compile time, before anyone trusts the outputs."""
+    if q.output_range > 0 and q.max_abs_error > fraction * q.output_range:
+        warnings.warn(UnfaithfulCircuitWarning(
+            f"the circuit's outputs differ from the float model by up to {q.max_abs_error:.3g} "
+            f"({q.max_abs_error / q.output_range:.0%} of the output range) on {q.samples} "
+            "calibration samples: proofs will verify for these numbers. Check the model's ops "
+            "(docs/op-coverage.md lists ops ezkl proves differently) or raise the scales."),
+            stacklevel=3)
 
 
 def _build(
