@@ -64,12 +64,15 @@ def compile_model(
     """
     cfg = config or CompileConfig()
     if tune:
+        from zkml.chain.gas import VerifyGasMeter
         from zkml.tuning.tuner import tune_cached
 
         cal = as_samples(calibration_inputs, exported.input_shape)
         held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
                     if eval_inputs is None else eval_inputs)
-        cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg)
+        with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
+            cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
+                                 gas_meter=meter)
     return _compile.compile_model(exported, calibration_inputs, preset=preset, config=cfg)
 
 

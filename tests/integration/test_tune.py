@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ import pytest
 
 import circuits
 import zkml
+from zkml.chain.gas import VerifyGasMeter
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.layout import estimate_rows
-from zkml.tuning.tuner import EZKL_DEFAULT, Candidate, cost_estimate, tune
+from zkml.tuning.tuner import EZKL_DEFAULT, Candidate, _pick, cost_estimate, tune
 
 from .conftest import Pipeline
 
@@ -24,7 +26,7 @@ def test_keeps_the_defaults_without_the_required_gain(tiny: Pipeline,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Real calibrations; the timer is fixed (a 5% gain) so the decision is not at the mercy
     of machine load."""
-    def timed(cand: Candidate, x: Any) -> None:
+    def timed(cand: Candidate, x: Any, gas_meter: Any = None) -> None:
         cand.setup_seconds = 1.0
         cand.prove_seconds = 1.0 if cand.config.decomp_base == EZKL_DEFAULT.decomp_base else 0.95
 
@@ -78,3 +80,55 @@ def test_lookup_margin_sizes_the_lookup_tables(tmp_path: Path) -> None:
         lo, hi = json.loads(Path(c.settings_path).read_text())["run_args"]["lookup_range"]
         spans[margin] = hi - lo
     assert spans[1.0] > 0 and spans[2.0] == pytest.approx(2 * spans[1.0], rel=0.02)
+
+
+def test_equal_prove_times_pick_the_cheaper_verifier(tiny: Pipeline,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two candidates set up, proved and verified for real (their verifiers on one anvil or the
+    embedded EVM); the clock makes every interval 1 s, so only the verify gas tells them apart.
+    The defaults (logrows 15, ~20 s to measure) are given a slower time without proving."""
+    tuner = importlib.import_module("zkml.tuning.tuner")
+    ticks = itertools.count()
+    monkeypatch.setattr(tuner, "_clock", lambda: float(next(ticks)))
+    real = tuner._measure
+
+    def measure(cand: Candidate, x: Any, gas_meter: Any = None) -> None:
+        if cand.config.decomp_base == EZKL_DEFAULT.decomp_base:
+            cand.setup_seconds = cand.prove_seconds = 10.0
+        else:
+            real(cand, x, gas_meter)
+
+    monkeypatch.setattr(tuner, "_measure", measure)
+    z = tiny.zoo
+    grid = {"decomp": [(256, 4)], "num_inner_cols": [4, 2], "scales": [None],
+            "lookup_margin": [2.0]}
+    with VerifyGasMeter() as meter:
+        r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, grid=grid,
+                 gas_meter=meter)
+    measured = {c.config.num_inner_cols: c for c in r.candidates[1:]}
+    assert {c.prove_seconds for c in measured.values()} == {1.0}
+    gas = {cols: c.verify_gas for cols, c in measured.items()}
+    assert gas[2] is not None and gas[4] is not None and gas[2] < gas[4], gas
+    assert r.beat_default and r.chosen is measured[2] and r.config.num_inner_cols == 2
+    assert r.chosen.summary()["verify_gas"] == gas[2]
+
+
+def _cand(cols: int, prove: float, gas: int | None) -> Candidate:
+    c = Candidate(CompileConfig(num_inner_cols=cols))
+    c.prove_seconds, c.verify_gas = prove, gas
+    return c
+
+
+def test_pick_takes_the_cheapest_verifier_within_the_tolerance() -> None:
+    default = _cand(2, 10.0, 1_120_000)
+    four, two = _cand(4, 5.0, 1_790_000), _cand(2, 5.4, 1_120_000)
+    slow = _cand(2, 6.0, 500_000)  # 20% slower than the fastest: out, however cheap
+    assert _pick([four, two, slow], default, 0.1) is two
+    cheap_four = _cand(4, 5.2, 400_000)  # gas decides, not columns
+    assert _pick([four, two, cheap_four], default, 0.1) is cheap_four
+    two.verify_gas = None  # gas unknown: fewer columns stand in for it
+    assert _pick([four, two], default, 0.1) is two
+    # only candidates at least min_gain faster than the defaults qualify
+    assert _pick([_cand(2, 9.5, 1)], default, 0.1) is None
+    fast = _cand(4, 8.8, 2_000_000)
+    assert _pick([fast, _cand(2, 9.5, 1)], default, 0.1) is fast

@@ -1,7 +1,9 @@
 """Stage 4, the chain: Solidity verifier, EVM connections, the inference registry.
 
 Modules: ``contract`` (verifier source + solc), ``evm`` (connect, deploy, verify on-chain),
-``devnode`` (a local anvil), ``registry`` (the InferenceRegistry client).
+``devnode`` (a local anvil), ``registry`` (the InferenceRegistry's write side), ``audit`` (its
+read side), ``consent`` (EIP-712 data-owner consent), ``gas`` (verifyProof gas meter for the
+tuner).
 """
 
 #: The environment variable a sender's private key is read from (never from the command line).

@@ -334,6 +334,7 @@ def tune_cmd(
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
     the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
     from zkml.artifacts import ExportedModel
+    from zkml.chain.gas import VerifyGasMeter
     from zkml.tuning.tuner import AccuracyBound, tune_cached
 
     exported = need_artifact(ExportedModel, dir, "exported.json")
@@ -344,10 +345,11 @@ def tune_cmd(
     held_out = (_npy(eval_inputs, "--eval") if eval_inputs
                 else _npy(dir / "eval.npy", "held-out samples (or pass --eval FILE)",
                           producer=dir))
-    cfg, report = tune_cached(
-        exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
-        bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),
-        min_gain=min_gain)
+    with VerifyGasMeter() as meter:  # a local chain, started only if a candidate is measured
+        cfg, report = tune_cached(
+            exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
+            bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),
+            min_gain=min_gain, gas_meter=meter)
     zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
     if as_json:
         out.print_json(json.dumps(report, default=str))
@@ -363,5 +365,6 @@ def tune_cmd(
         else:
             tail = (f"logrows {c['logrows']}  max err {(c['max_abs_error'] or 0):.3g}  "
                     + ("ok" if c["accurate"] else "too coarse")
-                    + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else ""))
+                    + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else "")
+                    + (f"  verify gas {c['verify_gas']:,}" if c.get("verify_gas") else ""))
         out.print(head + tail, highlight=False, markup=False)

@@ -8,14 +8,16 @@ set it for big ones; calibrated scales set lookup sizes. Prove time tracks rough
 The search: calibrate ezkl's defaults; lay every grid candidate out without calibrating (a lower
 bound on its logrows, in well under a second); calibrate only candidates whose bound could beat
 the defaults, cheapest first, within a budget; keep those within the accuracy bound on held-out
-samples; measure the cheapest few for real (setup + prove); leave the defaults only for a
-measured gain of at least ``min_gain``.
+samples; measure the cheapest few for real (setup + prove, and with a gas meter the verifier's
+verifyProof gas); leave the defaults only for a measured gain of at least ``min_gain``; among
+the candidates that prove within ``TOLERANCE`` of the fastest, take the cheapest verifier.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +29,21 @@ from pydantic import BaseModel, ConfigDict
 from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import digest_of, sha256_bytes
-from zkml.artifacts import Circuit, ExportedModel
-from zkml.circuit.compile import CompileConfig, as_samples, compile_model, evaluate
+from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle
+from zkml.circuit.compile import (
+    CompileConfig,
+    UnfaithfulCircuitWarning,
+    as_samples,
+    compile_model,
+    evaluate,
+)
 from zkml.circuit.layout import estimate_rows
-from zkml.errors import CompileError, InputRangeError
+from zkml.errors import CompileError, InputRangeError, ZkmlError
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
 
-__all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT"]
+__all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT",
+           "GasMeter"]
 
 #: ezkl's PyRunArgs defaults for the cost-driving settings.
 EZKL_DEFAULT = CompileConfig(decomp_base=16384, decomp_legs=2, num_inner_cols=2)
@@ -50,6 +59,14 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 #: 14.0 s, cols 4 at 13 12.2 s. Cols 8 at 12 took 14.5 s (the permutation argument grows with
 #: columns), so 8 is not in the default grid.
 FIXED_COLUMNS = 1.0
+
+#: Measured prove times within this fraction of the fastest count as equal: among them the
+#: cheaper verifier wins (attention: 4 columns verify for 1.79M gas, 2 columns for 1.12M).
+TOLERANCE = 0.10
+
+#: Measures a proof's verifyProof gas on a chain (``zkml.chain.gas.VerifyGasMeter``; the tuner
+#: may not import the chain package, so the caller passes one in).
+GasMeter = Callable[[Keys, ProofBundle], int]
 
 
 def cost_estimate(cols: int, logrows: int) -> float:
@@ -79,6 +96,8 @@ class Candidate:
     accurate: bool = False
     setup_seconds: float | None = None
     prove_seconds: float | None = None
+    verify_gas: int | None = None
+    gas_error: str | None = None
     error: str | None = None
     skipped: str | None = None
     circuit: Circuit | None = field(default=None, repr=False)
@@ -91,7 +110,8 @@ class Candidate:
             "est_logrows": self.est_logrows, "logrows": self.logrows, "rows": self.num_rows,
             "cost": self.cost, "max_abs_error": self.max_abs_error,
             "argmax_agreement": self.argmax_agreement, "accurate": self.accurate,
-            "setup_s": self.setup_seconds, "prove_s": self.prove_seconds, "error": self.error,
+            "setup_s": self.setup_seconds, "prove_s": self.prove_seconds,
+            "verify_gas": self.verify_gas, "gas_error": self.gas_error, "error": self.error,
             "skipped": self.skipped,
         }
 
@@ -117,15 +137,39 @@ class TuneResult:
 _clock: Callable[[], float] = time.perf_counter
 
 
-def _measure(cand: Candidate, x: np.ndarray) -> None:
+def _measure(cand: Candidate, x: np.ndarray, gas_meter: GasMeter | None = None) -> None:
     assert cand.circuit is not None
     t0 = _clock()
     keys = setup(cand.circuit)
     cand.setup_seconds = _clock() - t0
     prove(keys, x)  # warm-up: table caches, page cache
     t0 = _clock()
-    prove(keys, x)
+    bundle = prove(keys, x)
     cand.prove_seconds = _clock() - t0
+    if gas_meter is not None:
+        try:
+            cand.verify_gas = gas_meter(keys, bundle)
+        except ZkmlError as e:  # no chain toolchain: the choice falls back to fewer columns
+            cand.gas_error = str(e).splitlines()[0][:200]
+
+
+def _pick(measured: list[Candidate], default: Candidate, min_gain: float) -> Candidate | None:
+    """The candidate to leave the defaults for, or None.
+
+    Only candidates at least ``min_gain`` faster than the defaults qualify; among those within
+    :data:`TOLERANCE` of the fastest, the lowest verify gas wins (fewer columns when any gas is
+    unknown: they verify cheaper), then the faster.
+    """
+    d_s = default.prove_seconds or 0.0
+    fast = [c for c in measured
+            if c.prove_seconds is not None and c.prove_seconds <= d_s * (1.0 - min_gain)]
+    if not fast:
+        return None
+    fastest = min(c.prove_seconds or 0.0 for c in fast)
+    near = [c for c in fast if (c.prove_seconds or 0.0) <= fastest * (1.0 + TOLERANCE)]
+    if all(c.verify_gas is not None for c in near):
+        return min(near, key=lambda c: (c.verify_gas or 0, c.prove_seconds or 0.0))
+    return min(near, key=lambda c: (c.config.num_inner_cols, c.prove_seconds or 0.0))
 
 
 def _label(c: CompileConfig) -> str:
@@ -156,6 +200,7 @@ def tune(
     measure_top: int = 2,
     max_calibrations: int = 10,
     min_gain: float = 0.10,
+    gas_meter: GasMeter | None = None,
 ) -> TuneResult:
     """Search cost-driving settings for the cheapest accurate circuit.
 
@@ -172,6 +217,10 @@ def tune(
         measure_top: how many of the cheapest accurate candidates to set up and prove.
         max_calibrations: calibrations spent on candidates (cheapest estimate first).
         min_gain: the measured prove-time gain needed to leave ezkl's defaults (0.1 = 10%).
+        gas_meter: measures each measured candidate's verifyProof gas (a
+            ``zkml.chain.gas.VerifyGasMeter``); among candidates proving within
+            :data:`TOLERANCE` of the fastest the cheapest verifier is chosen. Without one, the
+            fewest columns stand in for it.
 
     Returns:
         A :class:`TuneResult`; ``config`` is the chosen :class:`CompileConfig` (ezkl's
@@ -195,7 +244,9 @@ def tune(
         c = cand.config
         with step(label):
             try:
-                circuit = compile_model(exported, cal, preset=preset, config=c)
+                with warnings.catch_warnings():  # the accuracy bound judges candidates
+                    warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
+                    circuit = compile_model(exported, cal, preset=preset, config=c)
                 report = evaluate(circuit, evals)
             except (CompileError, InputRangeError) as e:
                 cand.error = str(e).splitlines()[0][:200]
@@ -254,21 +305,15 @@ def tune(
     x = evals[0]
     if ranked:
         with step("Tuning: measuring ezkl's default settings"):
-            _measure(default, x)
+            _measure(default, x, gas_meter)
     for cand in ranked[:measure_top]:
         with step(f"Tuning: measuring {_label(cand.config)} (logrows {cand.logrows})"):
-            _measure(cand, x)
+            _measure(cand, x, gas_meter)
     everything = [default, *cands]
     measured = [c for c in ranked[:measure_top] if c.prove_seconds is not None]
-    best = min(measured, key=lambda c: c.prove_seconds or 0.0, default=None)
-    if best is not None:
-        # Fewer columns verify cheaper on-chain (breast-cancer: 4 columns 777k gas, 2 columns
-        # 540k): take them when they prove within 10% of the fastest.
-        near = [c for c in measured if (c.prove_seconds or 0.0) <= (best.prove_seconds or 0.0)
-                * 1.1]
-        best = min(near, key=lambda c: (c.config.num_inner_cols, c.prove_seconds or 0.0))
+    best = _pick(measured, default, min_gain)
     d_s = default.prove_seconds or 0.0
-    if best is None or (best.prove_seconds or 0.0) > d_s * (1.0 - min_gain):
+    if best is None:
         why = ("no candidate's layout can beat the defaults" if not any(
             c.cost is not None for c in cands) else
             "no candidate within the accuracy bound is cheaper" if not ranked else
@@ -277,10 +322,12 @@ def tune(
                           f"{why}: keeping ezkl's default settings (logrows "
                           f"{default.logrows}).")
     ratio = (best.prove_seconds or 0.0) / (d_s or 1.0)
+    gas = (f", verify gas {default.verify_gas:,} -> {best.verify_gas:,}"
+           if default.verify_gas and best.verify_gas else "")
     return TuneResult(best.config, default, best, everything, True,
                       f"logrows {default.logrows} -> {best.logrows}, prove "
                       f"{d_s:.2f}s -> {best.prove_seconds:.2f}s "
-                      f"({ratio:.2f}x), max error {best.max_abs_error:.3g}.")
+                      f"({ratio:.2f}x){gas}, max error {best.max_abs_error:.3g}.")
 
 
 def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset: str,
@@ -288,27 +335,30 @@ def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset
              search: dict[str, Any]) -> str:
     cal = np.asarray(calibration, dtype=np.float64)
     ev = np.asarray(eval_inputs, dtype=np.float64)
-    return digest_of("tune/2", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
+    return digest_of("tune/3", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
                      sha256_bytes(ev.tobytes()), preset, base.model_dump(), bound.model_dump(),
-                     grid, search, FIXED_COLUMNS)
+                     grid, search, FIXED_COLUMNS, TOLERANCE)
 
 
 def tune_cached(exported: ExportedModel, calibration: Any, eval_inputs: Any, *,
                 preset: str = "private-input", base: CompileConfig | None = None,
                 bound: AccuracyBound | None = None, grid: dict[str, list[Any]] | None = None,
                 measure_top: int = 2, max_calibrations: int = 10,
-                min_gain: float = 0.10) -> tuple[CompileConfig, dict[str, Any]]:
-    """:func:`tune`, cached with the model's artifacts: returns (config, report)."""
+                min_gain: float = 0.10,
+                gas_meter: GasMeter | None = None) -> tuple[CompileConfig, dict[str, Any]]:
+    """:func:`tune`, cached with the model's artifacts: returns (config, report).
+
+    With and without ``gas_meter`` are cached apart (the choice may differ)."""
     base, bound, grid = base or CompileConfig(), bound or AccuracyBound(), grid or DEFAULT_GRID
     search = {"measure_top": measure_top, "max_calibrations": max_calibrations,
-              "min_gain": min_gain}
+              "min_gain": min_gain, "verify_gas": gas_meter is not None}
     key = tune_key(exported, calibration, eval_inputs, preset, base, bound, grid, search)
 
     def build(tmp: Any) -> dict[str, object]:
         t0 = _clock()
         r = tune(exported, calibration, eval_inputs, preset=preset, base=base, bound=bound,
                  grid=grid, measure_top=measure_top, max_calibrations=max_calibrations,
-                 min_gain=min_gain)
+                 min_gain=min_gain, gas_meter=gas_meter)
         return {"config": r.config.model_dump(), "message": r.message,
                 "beat_default": r.beat_default, "speedup": r.speedup,
                 "tune_seconds": _clock() - t0,
