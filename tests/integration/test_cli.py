@@ -133,10 +133,10 @@ def cost_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CostClock:
     tuner = importlib.import_module("zkml.tuning.tuner")
     clock, measure = CostClock(), tuner._measure
 
-    def measured_on_the_clock(cand: Candidate, x: Any) -> None:
+    def measured_on_the_clock(cand: Candidate, x: Any, gas_meter: Any = None) -> None:
         assert cand.logrows is not None
         clock.tick = cost_estimate(cand.config.num_inner_cols, cand.logrows) * 1e-5
-        measure(cand, x)
+        measure(cand, x, gas_meter)
 
     monkeypatch.setattr(tuner, "_clock", clock)
     monkeypatch.setattr(tuner, "_measure", measured_on_the_clock)
