@@ -48,7 +48,7 @@ check: lint
 	$(VENV)/bin/pytest -m "not slow and not anvil" $(CHECK_TESTS) $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check zkml circuits tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy zkml circuits
 	$(VENV)/bin/lint-imports
 
