@@ -25,11 +25,12 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from zkml.artifacts import RegistryDeployment
+    from zkml.chain.evm import Chain
 
 __all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "fail", "err",
            "out", "setup_cli", "handle_errors", "report_error", "DEFAULT_KEY_ENV",
            "check_address", "check_bytes32", "need_file", "need_artifact", "missing_artifact",
-           "need_registry", "make_dir",
+           "need_registry", "make_dir", "RegistryOpt", "DEFAULT_REGISTRY", "registry_chain",
            "ClickException"]
 
 try:  # recent typer vendors click as typer._click; older versions use click itself
@@ -258,3 +259,23 @@ def make_dir(path: Path, what: str = "--dir") -> Path:
         raise ZkmlValueError(f"{what} {path}: cannot create it ({e.strerror}); choose another "
                              "path.") from e
     return path
+
+
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON "
+                                           "(written by `zkml registry deploy`).")]
+DEFAULT_REGISTRY = Path("build/registry.json")
+
+
+def registry_chain(rpc_url: str | None, key_env: str) -> Chain:
+    """The persistent chain registry commands need (the embedded EVM dies with the process)."""
+    from zkml.errors import ChainError
+
+    if not rpc_url or rpc_url == "embedded":
+        raise ChainError(
+            "registry commands need a persistent chain: pass --rpc-url (or set ZKML_RPC_URL), "
+            "e.g. a local anvil at http://127.0.0.1:8545. The embedded EVM lives only inside "
+            "one process (`zkml demo` uses it end to end)."
+        )
+    from zkml.chain.evm import connect
+
+    return connect(rpc_url, key_env=key_env)

@@ -13,8 +13,10 @@ import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
 from zkml.cli.common import (
+    DEFAULT_REGISTRY,
     JsonOpt,
     KeyEnvOpt,
+    RegistryOpt,
     check_address,
     check_bytes32,
     emit,
@@ -23,25 +25,22 @@ from zkml.cli.common import (
     need_artifact,
     need_file,
     need_registry,
+    registry_chain,
 )
 from zkml.cli.common import RegistryRpcOpt as RpcOpt
-from zkml.errors import ArtifactError, BundleError, ChainError, ZkmlValueError
+from zkml.errors import ArtifactError, BundleError, ZkmlValueError
 
 if TYPE_CHECKING:
     from zkml.artifacts import RegistryDeployment
     from zkml.chain.consent import Consent
-    from zkml.chain.evm import Chain
 
 app = typer.Typer(help="Data-owner consent (EIP-712): the owner of an input signs which model "
                   "may be run on it and who may record the result; the registry checks it.",
                   no_args_is_help=True)
 
-RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON "
-                                           "(written by `zkml registry deploy`).")]
 ConsentArg = Annotated[Path, typer.Argument(help="A consent file (from `zkml consent sign`).")]
 OptDir = Annotated[Path | None, typer.Option(
     "--dir", "-d", help="Build directory whose registration.json names the model.")]
-DEFAULT_REGISTRY = Path("build/registry.json")
 _CONSENT = "a consent file (from `zkml consent sign`)"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -72,15 +71,6 @@ def _model_id(model: str | None, dir: Path | None) -> str:
 
     assert dir is not None
     return need_artifact(ModelRegistration, dir, "registration.json").onchain_model_id
-
-
-def _chain(rpc_url: str | None, key_env: str) -> Chain:
-    if not rpc_url or rpc_url == "embedded":
-        raise ChainError("this command needs the registry's chain: pass --rpc-url (or set "
-                         "ZKML_RPC_URL), e.g. http://127.0.0.1:8545.")
-    from zkml.chain.evm import connect
-
-    return connect(rpc_url, key_env=key_env)
 
 
 @app.command("sign")
@@ -173,7 +163,7 @@ def verify(
     reg: RegistryDeployment | None = None
     if rpc_url or registry != DEFAULT_REGISTRY or registry.is_file():
         reg = need_registry(registry)
-    chain = _chain(rpc_url, DEFAULT_KEY_ENV) if rpc_url else None
+    chain = registry_chain(rpc_url, DEFAULT_KEY_ENV) if rpc_url else None
     res = verify_consent(c, registry=reg, chain=chain, bundle=b, processor=processor)
     emit({"ok": res.ok, "signer": res.signer, "digest": res.digest, "status": res.status,
           "problems": res.problems}, as_json,
@@ -210,7 +200,7 @@ def revoke(
     if not os.environ.get(key_env):
         raise ZkmlValueError(f"${key_env} is not set: export the data owner's private key in "
                              "it (a revocation is sent from the owner's address).")
-    chain = _chain(rpc_url, key_env)
+    chain = registry_chain(rpc_url, key_env)
     if c is not None and chain.account.lower() != c.owner.lower():
         raise ZkmlValueError(f"${key_env} is the key of {chain.account}, but the consent was "
                              f"signed by {c.owner}: only its owner can revoke it.")
@@ -249,7 +239,7 @@ def submit(
     m = need_artifact(ModelRegistration, dir, "registration.json")
     reg = need_registry(registry)
     try:
-        s = submit_with_consent(_chain(rpc_url, key_env), reg, m.onchain_model_id, b, c)
+        s = submit_with_consent(registry_chain(rpc_url, key_env), reg, m.onchain_model_id, b, c)
     except RegistryError as e:
         err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
         raise typer.Exit(1) from e

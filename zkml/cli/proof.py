@@ -142,7 +142,7 @@ def prove_batch_cmd(
     target = None
     if submit:
         from zkml.cli.common import need_registry
-        from zkml.cli.registry import _chain
+        from zkml.cli.common import registry_chain as _chain
 
         reg = need_registry(registry)
         reg_model = need_artifact(ModelRegistration, dir, "registration.json")

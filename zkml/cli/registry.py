@@ -16,9 +16,11 @@ import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
 from zkml.cli.common import (
+    DEFAULT_REGISTRY,
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
+    RegistryOpt,
     check_address,
     check_bytes32,
     emit,
@@ -28,35 +30,20 @@ from zkml.cli.common import (
     need_file,
     need_registry,
     out,
+    registry_chain,
 )
 from zkml.cli.common import RegistryRpcOpt as RpcOpt
-from zkml.errors import BundleError, ChainError, ZkmlValueError
+from zkml.errors import BundleError, ZkmlValueError
 
 if TYPE_CHECKING:
     from zkml.artifacts import InferenceRecord
-    from zkml.chain.evm import Chain
 
 app = typer.Typer(help="The on-chain inference registry and its audit trail (needs --rpc-url: "
                   "a persistent chain such as anvil).", no_args_is_help=True)
 
-RegistryOpt = Annotated[Path, typer.Option("--registry", help="The registry deployment JSON "
-                                           "(written by `zkml registry deploy`).")]
 BundleArg = Annotated[Path, typer.Argument(help="The proof bundle (from `zkml prove`).")]
 #: what a bundle argument must be, said when it is not
 _BUNDLE = "a proof bundle (from `zkml prove`)"
-DEFAULT_REGISTRY = Path("build/registry.json")
-
-
-def _chain(rpc_url: str | None, key_env: str) -> Chain:
-    if not rpc_url or rpc_url == "embedded":
-        raise ChainError(
-            "registry commands need a persistent chain: pass --rpc-url (or set ZKML_RPC_URL), "
-            "e.g. a local anvil at http://127.0.0.1:8545. The embedded EVM lives only inside "
-            "one process (`zkml demo` uses it end to end)."
-        )
-    from zkml.chain.evm import connect
-
-    return connect(rpc_url, key_env=key_env)
 
 
 @app.command("deploy")
@@ -70,7 +57,7 @@ def deploy(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     if registry.is_dir():
         raise ZkmlValueError(f"--registry {registry} is a directory; give the JSON file to "
                              "write, e.g. build/registry.json.")
-    reg = deploy_registry(_chain(rpc_url, key_env))
+    reg = deploy_registry(registry_chain(rpc_url, key_env))
     save_artifact(reg, registry)
     emit(reg.model_dump(exclude={"abi"}), as_json,
          f"registry at {reg.address} on chain {reg.chain_id} (gas {reg.gas_used:,}) -> {registry}")
@@ -95,7 +82,7 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
     reg = need_registry(registry)
     dep_path = dir / "deployment.json"
     dep = need_artifact(Deployment, dir, dep_path.name) if dep_path.exists() else None
-    chain = _chain(rpc_url, key_env)
+    chain = registry_chain(rpc_url, key_env)
     if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
         dep = None
     r = register_model(chain, reg, keys, dep, metadata_uri=metadata_uri,
@@ -125,7 +112,7 @@ def submit(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
     reg_model = need_artifact(ModelRegistration, dir, "registration.json")
     reg = need_registry(registry)
     try:
-        s = submit_inference(_chain(rpc_url, key_env), reg, reg_model.onchain_model_id, b)
+        s = submit_inference(registry_chain(rpc_url, key_env), reg, reg_model.onchain_model_id, b)
     except RegistryError as e:
         err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
         raise typer.Exit(1) from e
@@ -185,7 +172,7 @@ def log(rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     if submitter is not None:
         check_address(submitter, "--submitter")
     reg = need_registry(registry)
-    chain = _chain(rpc_url, key_env)
+    chain = registry_chain(rpc_url, key_env)
     if model is not None:  # say which id form it was, and what it stands for
         from zkml.chain.audit import resolve_model
 
@@ -218,7 +205,7 @@ def show(inference_id: Annotated[str, typer.Argument(
     inference_id = check_bytes32(inference_id, "inference id", "give 0x + 64 hex, printed by "
                                  "`zkml registry submit` and `zkml registry log`.")
     reg = need_registry(registry)
-    r = get_record(_chain(rpc_url, key_env), reg, inference_id)
+    r = get_record(registry_chain(rpc_url, key_env), reg, inference_id)
     out.print_json(r.model_dump_json())
 
 
@@ -238,7 +225,7 @@ def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
     reg_model = need_artifact(ModelRegistration, dir, "registration.json")
     keys = load_keys(dir)
     reg = need_registry(registry)
-    c = check_bundle(_chain(rpc_url, key_env), reg, reg_model, b, keys)
+    c = check_bundle(registry_chain(rpc_url, key_env), reg, reg_model, b, keys)
     facts = {"recorded": c.recorded, "same_model": c.same_model,
              "same_instances": c.same_instances, "proof_valid": c.proof_valid}
     emit({**facts, "ok": c.ok}, as_json,
@@ -256,7 +243,7 @@ def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY
 
     m = need_artifact(ModelRegistration, dir, "registration.json")
     reg = need_registry(registry)
-    gas = retire_model(_chain(rpc_url, key_env), reg, m.onchain_model_id)
+    gas = retire_model(registry_chain(rpc_url, key_env), reg, m.onchain_model_id)
     emit({"onchain_model_id": m.onchain_model_id, "retired": True, "gas_used": gas}, as_json,
          f"model {m.onchain_model_id} retired (gas {gas:,})")
 
@@ -274,6 +261,6 @@ def transfer(dir: DirOpt,
     new_owner = check_address(new_owner, "NEW_OWNER")
     m = need_artifact(ModelRegistration, dir, "registration.json")
     reg = need_registry(registry)
-    gas = transfer_model(_chain(rpc_url, key_env), reg, m.onchain_model_id, new_owner)
+    gas = transfer_model(registry_chain(rpc_url, key_env), reg, m.onchain_model_id, new_owner)
     emit({"onchain_model_id": m.onchain_model_id, "owner": new_owner, "gas_used": gas},
          as_json, f"model {m.onchain_model_id} now owned by {new_owner} (gas {gas:,})")
