@@ -129,8 +129,11 @@ def world(tiny: Pipeline, tiny_b: Pipeline, bundle: zkml.ProofBundle,
 
 
 def test_index_holds_the_chain_and_a_rerun_adds_nothing(world: World) -> None:
+    sync_id = Store(world.db).status()["sync_id"]
     r = world.indexer.sync()
     assert (r.new_models, r.new_inferences, r.reindexed) == (0, 0, None)
+    # nothing changed: the app's cached totals and charts stay valid
+    assert Store(world.db).status()["sync_id"] == sync_id
     # resumed: only the last reorg_depth blocks were read again
     assert r.from_block == max(0, r.to_block - 4 + 1) > 0
     audit = R.audit_log(world.chain, world.registry)
@@ -293,6 +296,7 @@ def test_read_only_routes_headers_and_escaping(world: World) -> None:
 
 def test_the_app_follows_new_blocks(world: World, tiny: Pipeline) -> None:
     before = world.get("/api/inferences").json()["total"]
+    sync_id = world.get("/api/status").json()["sync_id"]
     extra = zkml.prove(tiny.keys, tiny.zoo.test_inputs[7])
     s = R.submit_inference(world.chain, world.registry, world.reg.onchain_model_id, extra)
     deadline = time.monotonic() + 20
@@ -300,7 +304,8 @@ def test_the_app_follows_new_blocks(world: World, tiny: Pipeline) -> None:
         if world.get(f"/api/inferences/{s.inference_id}").status_code == 200:
             break
         time.sleep(0.3)
-    assert world.get("/api/inferences").json()["total"] == before + 1
+    assert world.get("/api/inferences").json()["total"] == before + 1  # not a cached total
+    assert world.get("/api/status").json()["sync_id"] != sync_id
     assert world.background.last_error is None
 
 

@@ -39,6 +39,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 _DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 _BODY_LIMIT = 2 * MAX_UPLOAD + 64 * 1024
 _STATIC = Path(__file__).with_name("static")
+#: records per chunk of a download stream: each chunk is a hop to the thread pool and back
+_CHUNK_ROWS = 200
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -128,7 +130,16 @@ def _env() -> Environment:
     env.filters["ts"] = _ts
     env.filters["short"] = lambda v: (v[:10] + "…" + v[-6:]) if v and len(v) > 20 else v
     env.filters["num"] = lambda v: f"{v:.6g}"
+    env.filters["outputs"] = _outputs
     return env
+
+
+def _outputs(r: dict[str, Any]) -> str:
+    """``label: value, ...`` (or the values alone): plain text, escaped by the template."""
+    labels = r["labels"]
+    values = [f"{v:.6g}" for v in r["decoded_outputs"]]
+    return ", ".join(f"{label}: {v}" for label, v in zip(labels, values, strict=False)
+                     ) if labels else ", ".join(values)
 
 
 def _opt_int(q: dict[str, str], key: str) -> int | None:
@@ -195,13 +206,17 @@ def create_app(store: Store, *, background: Background | None = None,
                     if e.status == 404 else "bad request")
 
     # --- pages ----------------------------------------------------------------------------
+    # The read endpoints are `async def`: their SQLite work is an index look-up of well under
+    # a millisecond, cheaper on the event loop than a hop to the thread pool and back
+    # (measured: benchmarks/RESULTS.md). What can take longer stays `def`, in the pool:
+    # charts (matplotlib), downloads (a stream of the whole filtered set), bundle checks.
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def models_page() -> HTMLResponse:
+    async def models_page() -> HTMLResponse:
         return page("models.html", models=store.models(), title="Models")
 
     @app.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
-    def model_page(model: str) -> HTMLResponse:
+    async def model_page(model: str) -> HTMLResponse:
         m = store.model(model)
         recent, total = store.inferences(Filters(model=m["model_id"]), per_page=10)
         return page("model.html", m=m, recent=recent, total=total, title="Model")
@@ -209,7 +224,7 @@ def create_app(store: Store, *, background: Background | None = None,
     def _chart(model: str, kind: str) -> Response:
         ids = store.resolve(model)
         m = store.models(ids[:1])[0]
-        key = (kind, tuple(ids), store.status().get("last_block"), tuple(m["labels"] or ()))
+        key = (kind, tuple(ids), store.version(), tuple(m["labels"] or ()))
         if key not in chart_cache:
             title = f"model {ids[0][:10]}… {m['name'] or ''}".strip()
             if kind == "activity":
@@ -230,7 +245,7 @@ def create_app(store: Store, *, background: Background | None = None,
         return _chart(model, "outputs")
 
     @app.get("/inferences", response_class=HTMLResponse, include_in_schema=False)
-    def inferences_page(request: Request) -> HTMLResponse:
+    async def inferences_page(request: Request) -> HTMLResponse:
         q = dict(request.query_params)
         f = _filters(q)
         page_no = _opt_int(q, "page") or 1
@@ -247,7 +262,7 @@ def create_app(store: Store, *, background: Background | None = None,
                     download=urlencode(kept))
 
     @app.get("/inferences/{inference_id}", response_class=HTMLResponse, include_in_schema=False)
-    def inference_page(inference_id: str) -> HTMLResponse:
+    async def inference_page(inference_id: str) -> HTMLResponse:
         return page("inference.html", r=store.inference(inference_id), title="Inference")
 
     @app.get("/download/inferences.csv", include_in_schema=False)
@@ -260,15 +275,16 @@ def create_app(store: Store, *, background: Background | None = None,
             w.writerow(["block", "timestamp_utc", "inference_id", "model_id", "vk_digest",
                         "submitter", "decoded_outputs", "labels", "predicted",
                         "input_commitment", "model_retired", "tx_hash"])
-            for r in store.iter_inferences(f):
+            for n, r in enumerate(store.iter_inferences(f), 1):
                 w.writerow([r["block_number"], _ts(r["timestamp"]), r["inference_id"],
                             r["model_id"], r["vk_digest"], r["submitter"],
                             " ".join(f"{v:.6g}" for v in r["decoded_outputs"]),
                             " ".join(r["labels"] or []), r["predicted"],
                             r["input_commitment"], r["model_retired"], r["tx_hash"]])
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
+                if n % _CHUNK_ROWS == 0:
+                    yield buf.getvalue()
+                    buf.seek(0)
+                    buf.truncate()
             yield buf.getvalue()
 
         store.inferences(f, per_page=1)  # a bad filter fails here, before the stream starts
@@ -276,14 +292,24 @@ def create_app(store: Store, *, background: Background | None = None,
             "content-disposition": 'attachment; filename="inferences.csv"'})
 
     @app.get("/download/inferences.json", include_in_schema=False)
-    def download_json(request: Request) -> Response:
+    def download_json(request: Request) -> StreamingResponse:
         f = _filters(dict(request.query_params))
-        body = json.dumps(list(store.iter_inferences(f)), indent=1)
-        return Response(body, media_type="application/json", headers={
+
+        def items() -> Iterator[str]:  # never the whole set in memory
+            chunk = ["["]
+            for n, r in enumerate(store.iter_inferences(f)):
+                chunk.append(("\n" if n == 0 else ",\n") + json.dumps(r))
+                if len(chunk) >= _CHUNK_ROWS:
+                    yield "".join(chunk)
+                    chunk = []
+            yield "".join(chunk) + "\n]\n"
+
+        store.inferences(f, per_page=1)  # a bad filter fails here, before the stream starts
+        return StreamingResponse(items(), media_type="application/json", headers={
             "content-disposition": 'attachment; filename="inferences.json"'})
 
     @app.get("/verify", response_class=HTMLResponse, include_in_schema=False)
-    def verify_form() -> HTMLResponse:
+    async def verify_form() -> HTMLResponse:
         return page("verify.html", verdict=None, title="Verify a proof bundle")
 
     async def _verdict(bundle: UploadFile, package: UploadFile | None) -> Any:
@@ -305,30 +331,30 @@ def create_app(store: Store, *, background: Background | None = None,
         return page("verify.html", verdict=v, title="Verify a proof bundle")
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
-    def docs() -> HTMLResponse:
+    async def docs() -> HTMLResponse:
         return page("docs.html", title="API")
 
     # --- JSON API -------------------------------------------------------------------------
 
     @app.get("/api/status", tags=["index"])
-    def api_status() -> dict[str, Any]:
+    async def api_status() -> dict[str, Any]:
         """The indexer's state: chain id, genesis hash, registry, last indexed block."""
         return {**store.status(), "indexer_error": background.last_error
                 if background else None}
 
     @app.get("/api/models", tags=["models"])
-    def api_models() -> list[dict[str, Any]]:
+    async def api_models() -> list[dict[str, Any]]:
         """Every registered model: both ids, owner, verifier, preset and what it binds,
         instance layout, retired or not, number of inferences."""
         return store.models()
 
     @app.get("/api/models/{model}", tags=["models"])
-    def api_model(model: str) -> dict[str, Any]:
+    async def api_model(model: str) -> dict[str, Any]:
         """One model, by registry model id or vk digest."""
         return store.model(model)
 
     @app.get("/api/inferences", tags=["inferences"])
-    def api_inferences(
+    async def api_inferences(
         model: str | None = Query(None, description="registry model id or vk digest"),
         submitter: str | None = Query(None, description="0x address"),
         from_block: int | None = Query(None, ge=0), to_block: int | None = Query(None, ge=0),
@@ -343,7 +369,7 @@ def create_app(store: Store, *, background: Background | None = None,
         return {"total": total, "page": page, "per_page": per_page, "items": items}
 
     @app.get("/api/inferences/{inference_id}", tags=["inferences"])
-    def api_inference(inference_id: str) -> dict[str, Any]:
+    async def api_inference(inference_id: str) -> dict[str, Any]:
         """One recorded inference."""
         return store.inference(inference_id)
 

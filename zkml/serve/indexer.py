@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,18 +68,33 @@ CREATE INDEX IF NOT EXISTS inf_time ON inferences (timestamp);
 
 
 def open_db(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to the index (created with its schema unless ``readonly``)."""
+    """A connection to the index (created with its schema unless ``readonly``).
+
+    Raises:
+        ZkmlValueError: no index there (``readonly``), or the file is not a zkml index.
+    """
     p = Path(path)
-    if readonly:
-        if not p.is_file():
-            raise ZkmlValueError(f"no index at {p}: build it with `zkml index --rpc-url URL "
-                                 f"--db {p}` (or give `zkml serve` an --rpc-url).")
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False)
-    else:
+    if readonly and not p.is_file():
+        raise ZkmlValueError(f"no index at {p}: build it with `zkml index --rpc-url URL "
+                             f"--db {p}` (or give `zkml serve` an --rpc-url).")
+    if not readonly:
         p.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(p, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")  # readers (the web app) never block the writer
-        conn.executescript(_SCHEMA)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall()
+            # pages are read through the OS page cache (mmap) rather than copied per
+            # connection
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA mmap_size = 268435456")
+            conn.execute("PRAGMA cache_size = -8000")
+        else:
+            conn = sqlite3.connect(p, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")  # readers (the web app) never block it
+            conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as e:
+        raise ZkmlValueError(f"{p} is not a zkml index ({e}): give the file `zkml index "
+                             "--db` writes, or a new path to build one.") from e
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -185,13 +201,20 @@ class Indexer:
                     for table in (*_EVENT_TABLES, "meta"):
                         conn.execute(f"DELETE FROM {table}")
                     before = (0, 0)
+                    window = None
                 else:
+                    window = self._window(conn, start)
                     for table in _EVENT_TABLES:
                         conn.execute(f"DELETE FROM {table} WHERE block >= ?", (start,))
                 for a in range(start, head + 1, self.chunk):
                     self._read(conn, a, min(head, a + self.chunk - 1))
                 anchor = head - self.reorg_depth
+                # sync_id: what the web app's caches are keyed on; new whenever a stored row
+                # changed, kept when the re-read window came back the same
+                same = window is not None and window == self._window(conn, start)
                 new_meta = {**ident, "last_block": str(head), "anchor_block": str(anchor),
+                            "sync_id": meta.get("sync_id") if same and meta.get("sync_id")
+                            else uuid.uuid4().hex,
                             "anchor_hash": (self._block_hash(anchor) or "") if anchor >= 0
                             else "", "updated_at": str(int(time.time()))}
                 conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -218,6 +241,13 @@ class Indexer:
         if anchor >= 0 and self._block_hash(anchor) != meta.get("anchor_hash"):
             return f"block {anchor} changed: a reorg deeper than {self.reorg_depth} blocks"
         return None
+
+    @staticmethod
+    def _window(conn: sqlite3.Connection, start: int) -> list[list[tuple[Any, ...]]]:
+        """Every stored row of blocks ``start`` and later (the re-read window)."""
+        return [[tuple(r) for r in conn.execute(
+            f"SELECT * FROM {t} WHERE block >= ? ORDER BY block, log_index", (start,))]
+            for t in _EVENT_TABLES]
 
     @staticmethod
     def _counts(conn: sqlite3.Connection) -> tuple[int, int]:

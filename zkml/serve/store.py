@@ -1,12 +1,19 @@
 """The read side of the index: models, inferences (filtered, paginated), one record, the
-indexer's state. Read-only connections; every value returned is plain data (dicts, lists)."""
+indexer's state. Read-only connections; every value returned is plain data (dicts, lists).
+
+Speed (benchmarks/serve_load.py): every list query walks an index in its ORDER BY order (a
+vk digest registered twice: one per registration, merged), a page's rowids are found on
+that index before any row is read (a deep page costs its offset on an index), and what is the
+same for every request until the indexer commits again (the model list, the number of records
+matching a filter) is cached under the index's ``sync_id``.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +27,7 @@ __all__ = ["Store", "Filters", "ModelInfo", "BadQuery", "parse_time"]
 
 _HEXDIGITS = frozenset("0123456789abcdef")
 MAX_PER_PAGE = 500
+_NO_BLOCK = 1 << 62  # a block range no record is in
 
 
 class BadQuery(ZkmlValueError):
@@ -91,6 +99,9 @@ def _address(value: str) -> str:
         raise BadQuery(f"submitter {value[:80]!r} is not an address (0x + 40 hex).") from e
 
 
+_CACHE_SIZE = 512
+
+
 class Store:
     """Queries over the index at ``db``; ``packages`` maps vk digest -> what a package says."""
 
@@ -98,6 +109,27 @@ class Store:
         self.db = Path(db)
         self.packages = packages or {}
         self._local = threading.local()  # one read-only connection per server thread
+        self._cache: dict[Any, Any] = {}
+        self._cache_version: Any = None
+
+    def version(self) -> tuple[str | None, ...]:
+        """What cached answers are keyed on: the indexer's ``sync_id``, new whenever a
+        stored row changed (an index without one: its last block and update time)."""
+        meta = self.status()
+        if meta.get("sync_id"):
+            return (meta["sync_id"],)
+        return meta.get("last_block"), meta.get("updated_at")
+
+    def _cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per index version. A race with a commit can at worst store a
+        newer answer under the older version, which no later request asks for."""
+        version = self.version()
+        if version != self._cache_version or len(self._cache) >= _CACHE_SIZE:
+            self._cache, self._cache_version = {}, version
+        cache = self._cache
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     def _conn(self) -> sqlite3.Connection:
         return open_db(self.db, readonly=True)
@@ -116,6 +148,12 @@ class Store:
     # --- models -------------------------------------------------------------------------
 
     def models(self, model_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every registered model (or those of ``model_ids``) in registration order. The
+        returned dicts are shared with other requests: read them, do not change them."""
+        key = ("models", tuple(model_ids) if model_ids is not None else None)
+        return list(self._cached(key, lambda: self._models(model_ids)))
+
+    def _models(self, model_ids: list[str] | None) -> list[dict[str, Any]]:
         where, params = "", []
         if model_ids is not None:
             where = f"WHERE m.model_id IN ({','.join('?' * len(model_ids))})"
@@ -127,8 +165,8 @@ class Store:
               (SELECT r.block FROM retirements r WHERE r.model_id = m.model_id
                ORDER BY r.block LIMIT 1) AS retired_block,
               (SELECT COUNT(*) FROM inferences i WHERE i.model_id = m.model_id) AS n_inferences,
-              (SELECT MAX(i.timestamp) FROM inferences i WHERE i.model_id = m.model_id)
-                AS last_inference
+              (SELECT i.timestamp FROM inferences i WHERE i.model_id = m.model_id  -- newest
+               ORDER BY i.block DESC, i.log_index DESC LIMIT 1) AS last_inference
             FROM models m {where} ORDER BY m.block, m.log_index""", params)
         return [self._model(r) for r in rows]
 
@@ -192,31 +230,82 @@ class Store:
     # --- inferences ---------------------------------------------------------------------
 
     def _where(self, f: Filters) -> tuple[str, list[Any]]:
+        return self._join(*self._clauses(f))
+
+    @staticmethod
+    def _join(ids: list[str], clauses: list[str], params: list[Any]
+              ) -> tuple[str, list[Any]]:
+        if ids:
+            clauses = [f"i.model_id IN ({','.join('?' * len(ids))})", *clauses]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", [*ids, *params]
+
+    def _clauses(self, f: Filters) -> tuple[list[str], list[str], list[Any]]:
+        """The model ids a filter names, and its other clauses with their values."""
+        ids = self.resolve(f.model) if f.model else []
         clauses: list[str] = []
         params: list[Any] = []
-        if f.model:
-            ids = self.resolve(f.model)
-            clauses.append(f"i.model_id IN ({','.join('?' * len(ids))})")
-            params += ids
         if f.submitter:
             clauses.append("i.submitter = ?")
             params.append(_address(f.submitter))
-        for col, op, value in (("block", ">=", f.from_block), ("block", "<=", f.to_block),
-                               ("timestamp", ">=", f.from_time), ("timestamp", "<=", f.to_time)):
+        from_block, to_block = f.from_block, f.to_block
+        if f.from_time is not None or f.to_time is not None:
+            lo, hi = self._time_blocks(f.from_time, f.to_time)
+            if lo is not None:
+                from_block = lo if from_block is None else max(from_block, lo)
+            if hi is not None:
+                to_block = hi if to_block is None else min(to_block, hi)
+        for col, op, value in (("i.block", ">=", from_block), ("i.block", "<=", to_block),
+                               # `+`: checked on the rows the block range selects, so that
+                               # SQLite walks an index in page order instead of sorting
+                               ("+i.timestamp", ">=", f.from_time),
+                               ("+i.timestamp", "<=", f.to_time)):
             if value is not None:
-                clauses.append(f"i.{col} {op} ?")
+                clauses.append(f"{col} {op} ?")
                 params.append(value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return ids, clauses, params
+
+    def _time_blocks(self, from_time: int | None, to_time: int | None
+                     ) -> tuple[int | None, int | None]:
+        """The block range holding the records of a time range (an empty range when none
+        is). Exact because a record's time is its block's timestamp, which consensus makes
+        grow with the block number; two index look-ups, not a scan."""
+        lo: int | None = None
+        hi: int | None = None
+        if from_time is not None:
+            lo = self._rows("SELECT MIN(block) FROM inferences WHERE timestamp = (SELECT "
+                            "MIN(timestamp) FROM inferences WHERE timestamp >= ?)",
+                            (from_time,))[0][0]
+            lo = _NO_BLOCK if lo is None else lo
+        if to_time is not None:
+            hi = self._rows("SELECT MAX(block) FROM inferences WHERE timestamp = (SELECT "
+                            "MAX(timestamp) FROM inferences WHERE timestamp <= ?)",
+                            (to_time,))[0][0]
+            hi = -1 if hi is None else hi
+        return lo, hi
 
     def inferences(self, f: Filters, *, page: int = 1, per_page: int = 50
                    ) -> tuple[list[dict[str, Any]], int]:
         """One page (newest first) and the number of matching records."""
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise BadQuery(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}.")
-        where, params = self._where(f)
-        total = int(self._rows(f"SELECT COUNT(*) FROM inferences i{where}", params)[0][0])
-        rows = self._rows(f"{self._select()}{where} ORDER BY i.block DESC, i.log_index DESC "
-                          "LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])
+        ids, clauses, values = self._clauses(f)
+        where, params = self._join(ids, clauses, values)
+        total = int(self._cached(("count", where, tuple(params)), lambda: self._rows(
+            f"SELECT COUNT(*) FROM inferences i{where}", params)[0][0]))
+        # the page's rowids first, from the covering index of the filter (no row is read
+        # for the skipped ones), then those rows with their model
+        offset, order = (page - 1) * per_page, " ORDER BY i.block DESC, i.log_index DESC"
+        if len(ids) > 1:  # a vk digest registered twice: each registration's newest
+            # offset + per_page, merged (a sort of those, not of every record of the vk)
+            one = " WHERE " + " AND ".join(["i.model_id = ?", *clauses])
+            part = (f"SELECT * FROM (SELECT i.rowid AS rid, i.block AS b, i.log_index AS l "
+                    f"FROM inferences i{one}{order} LIMIT ?)")
+            inner = " UNION ALL ".join([part] * len(ids)) + " ORDER BY b DESC, l DESC"
+            params = [v for mid in ids for v in (mid, *values, offset + per_page)]
+        else:
+            inner = f"SELECT i.rowid AS rid FROM inferences i{where}{order}"
+        page_ids = f"({inner} LIMIT ? OFFSET ?) AS p JOIN inferences i ON i.rowid = p.rid"
+        rows = self._rows(f"{self._select(page_ids)}{order}", [*params, per_page, offset])
         return [self._record(r) for r in rows], total
 
     def iter_inferences(self, f: Filters, limit: int = 1_000_000) -> Iterator[dict[str, Any]]:
@@ -241,9 +330,9 @@ class Store:
         return self._record(rows[0])
 
     @staticmethod
-    def _select() -> str:
+    def _select(source: str = "inferences i") -> str:
         return ("SELECT i.*, m.vk_digest, m.output_scale, EXISTS(SELECT 1 FROM retirements r "
-                "WHERE r.model_id = i.model_id) AS retired FROM inferences i "
+                f"WHERE r.model_id = i.model_id) AS retired FROM {source} "
                 "JOIN models m ON m.model_id = i.model_id")
 
     def _record(self, r: sqlite3.Row) -> dict[str, Any]:
