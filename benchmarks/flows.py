@@ -35,6 +35,32 @@ def _dequant(felts: list[str], scale: int) -> list[float]:
     return dequantize((felt_from_le_hex(v) for v in felts), scale)
 
 
+def decode_classes(work: Path, compiled: str | Path, scale: int,
+                   input_range: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The class each held-out row of WORK/acc_x.npy gets from ``compiled``'s witness (what a
+    proof of that row would publish), -1 where the circuit refuses the row: a witness that
+    fails, or (zkml) a row outside the circuit's accepted input range. {} without the file."""
+    path = work / "acc_x.npy"
+    if not path.exists():
+        return {}
+    import ezkl
+
+    preds = []
+    for x in np.load(path):
+        if input_range is not None and not input_range[0] <= x.min() <= x.max() <= input_range[1]:
+            preds.append(-1)
+            continue
+        (work / "acc.json").write_text(json.dumps({"input_data": [x.reshape(-1).tolist()]}))
+        try:
+            w = ezkl.gen_witness(data=str(work / "acc.json"), model=str(compiled),
+                                 output=str(work / "acc_w.json"))
+        except RuntimeError:  # the witness overflows a range check: this row cannot be proven
+            preds.append(-1)
+            continue
+        preds.append(int(np.argmax(_dequant(w["outputs"][0], scale))))
+    return {"decoded": {"pred": preds}}
+
+
 # (a) ezkl's default flow -------------------------------------------------------------------
 
 def child_default(work: Path) -> dict[str, Any]:
@@ -76,7 +102,8 @@ def child_default(work: Path) -> dict[str, Any]:
     return {"logrows": k, "rows": s["num_rows"], "compile_s": compile_s, **timed,
             "verified": bool(ok),
             "max_abs_error": max(errs), "argmax_agreement": agree / len(evals),
-            "pk_bytes": pk.stat().st_size}
+            "pk_bytes": pk.stat().st_size,
+            **decode_classes(work, compiled, s["model_output_scales"][0])}
 
 
 def child_default_prove(work: Path, srs: Path) -> dict[str, Any]:
@@ -122,7 +149,8 @@ def asyncio_gen_verifier(ezkl: Any, vk: Path, settings: Path, sol: Path, srs: Pa
 
 def child_tune(work: Path, quick: bool, big: bool) -> dict[str, Any]:
     import zkml
-    from zkml.tuning.tuner import DEFAULT_GRID, tune_cached
+    from zkml.tuning.cached import tune_cached
+    from zkml.tuning.tuner import DEFAULT_GRID
 
     meta = json.loads((work / "meta.json").read_text())
     ex = zkml.load_onnx(work / "model.onnx", np.load(work / "cal.npy")[0])
@@ -165,7 +193,9 @@ def child_tuned(work: Path) -> dict[str, Any]:
             **timed, "verified": ok,
             "max_abs_error": report.max_abs_error, "output_range": report.output_range,
             "argmax_agreement": report.argmax_agreement,
-            "pk_bytes": Path(keys.pk_path).stat().st_size}
+            "pk_bytes": Path(keys.pk_path).stat().st_size,
+            **decode_classes(work, circuit.compiled_path, circuit.output_scales[0],
+                             circuit.input_range)}
 
 
 def child_tuned_prove(work: Path, srs_path: str) -> dict[str, Any]:

@@ -17,8 +17,11 @@ import numpy as np
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def write_summary(results: dict[str, Any], out: Path, partial: bool) -> dict[str, Any]:
-    """The summary of ``results`` (per model), written atomically to OUT/compare.json."""
+def write_summary(results: dict[str, Any], out: Path, partial: bool,
+                  history: list[dict[str, Any]] | None = None,
+                  ran: list[str] | None = None) -> dict[str, Any]:
+    """The summary of ``results`` (per model), written atomically to OUT/compare.json.
+    ``history``: the earlier runs whose models a ``--merge`` run kept; ``ran``: this run's."""
     import zkml
 
     summary = {
@@ -32,6 +35,9 @@ def write_summary(results: dict[str, Any], out: Path, partial: bool) -> dict[str
         "median_prove_ratio": statistics.median(r["prove_ratio"] for r in results.values()),
         "partial": partial,
     }
+    if history:
+        summary["history"] = [*history, {"command": summary["command"],
+                                         "date": summary["date"], "models": ran or []}]
     tmp = out / "compare.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
     tmp.replace(out / "compare.json")
@@ -83,10 +89,11 @@ def markdown(summary: dict[str, Any], plots: str) -> str:
     """The comparison section: a table row per model, the tuner's decisions, the plots (found
     in the folder ``plots``)."""
     ms = summary["models"]
+    first = summary.get("history", [summary])[0]
     lines = [
         "## Side-by-side: ezkl default flow vs zkml tuned vs onnxruntime",
         "",
-        f"Command: `{summary['command']}` ({summary['date']}; {summary['machine']['cpus']} "
+        f"Command: `{first['command']}` ({first['date']}; {summary['machine']['cpus']} "
         f"cores; ezkl {summary['versions']['ezkl']}, torch {summary['versions']['torch']}, "
         f"onnxruntime {summary['versions']['onnxruntime']}). One run per cell; private input, "
         "fixed params, public output; setup = keys + Solidity verifier (zkml.setup writes both; "
@@ -110,6 +117,9 @@ def markdown(summary: dict[str, Any], plots: str) -> str:
             f"{d['max_abs_error']:.3g} / {t['max_abs_error']:.3g} | "
             f"{'yes' if r['accuracy_ok'] else 'NO'} | {g['default']:,} / {g['tuned'] or 0:,} | "
             f"{r['zk_overhead']:.3g}x | {r['warm']['overhead']:+.1%} |")
+    for h in summary.get("history", [])[1:]:
+        lines += ["", f"Re-run with `{h['command']}` ({h['date']}): {', '.join(h['models'])}."]
+    lines += _accuracy_table(ms)
     lines += [
         "",
         f"Median prove-time ratio tuned/default: **{summary['median_prove_ratio']:.2f}**.",
@@ -125,6 +135,31 @@ def markdown(summary: dict[str, Any], plots: str) -> str:
     lines += ["", f"![prove time per model]({plots}/prove_time.png)",
               f"![prove time against logrows]({plots}/prove_vs_logrows.png)", ""]
     return "\n".join(lines)
+
+
+def _accuracy_table(ms: dict[str, Any]) -> list[str]:
+    """Estimators (tree ensembles): accuracy on the held-out split, float and proven."""
+    est = {n: r["estimator"] for n, r in ms.items() if "estimator" in r}
+    if not est:
+        return []
+    lines = [
+        "",
+        "Accuracy vs the original estimator, on the whole held-out split: the estimator's own "
+        "predictions, its ONNX graph under onnxruntime (float), and the class decoded from "
+        "each circuit's witness for every row (what a proof of that row publishes; a row the "
+        "circuit refuses counts as wrong); agreement = same class as the estimator.",
+        "",
+        "| model | rows | estimator acc | ONNX float acc / agreement | a: ezkl default acc / "
+        "agreement | b: zkml tuned acc / agreement | rows refused a / b |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n, e in est.items():
+        d, t = e["default"], e["tuned"]
+        lines.append(
+            f"| {n} | {e['rows']} | {e['estimator_accuracy']:.2%} | {e['onnx_accuracy']:.2%} / "
+            f"{e['onnx_agreement']:.2%} | {d['accuracy']:.2%} / {d['agreement']:.2%} | "
+            f"{t['accuracy']:.2%} / {t['agreement']:.2%} | {d['refused']} / {t['refused']} |")
+    return lines
 
 
 def write_results_md(summary: dict[str, Any], plots: str) -> None:

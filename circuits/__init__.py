@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ class ZooModel:
     """A trained reference model with its samples and compile settings."""
 
     name: str
-    model: torch.nn.Module
+    model: Any  # a torch nn.Module, or a fitted estimator (trees.py: exported via hummingbird)
     calibration: np.ndarray  # (n, *input_shape): covers the input range
     test_inputs: np.ndarray  # (m, *input_shape): held out
     test_labels: np.ndarray | None = None
@@ -38,9 +39,20 @@ class ZooModel:
         sample: np.ndarray = self.calibration[0]
         return sample
 
+    @property
+    def is_estimator(self) -> bool:
+        """A fitted scikit-learn-style estimator rather than a torch module."""
+        return not isinstance(self.model, torch.nn.Module)
+
+    @property
+    def check_rows(self) -> np.ndarray | None:
+        """Held-out rows an estimator's ONNX graph must reproduce ``predict_proba`` on."""
+        return (self.test_inputs.reshape(len(self.test_inputs), -1) if self.is_estimator
+                else None)
+
 
 def _builders() -> dict[str, Callable[[], ZooModel]]:
-    from . import attention, breast_cancer, digits, tiny_mlp
+    from . import attention, breast_cancer, digits, tiny_mlp, trees
 
     return {
         "tiny-mlp": tiny_mlp.build,
@@ -49,11 +61,13 @@ def _builders() -> dict[str, Callable[[], ZooModel]]:
         "dense-784": digits.dense_784,
         "attention": attention.build,
         "lenet5": digits.lenet5,
+        "bc-random-forest": trees.random_forest,
+        "bc-gradient-boosting": trees.gradient_boosting,
     }
 
 
 ZOO: tuple[str, ...] = ("tiny-mlp", "breast-cancer", "digits-cnn", "dense-784", "attention",
-                        "lenet5")
+                        "lenet5", "bc-random-forest", "bc-gradient-boosting")
 #: Models too big for CI tests (benchmarks only).
 BIG: frozenset[str] = frozenset({"lenet5"})
 
@@ -73,7 +87,7 @@ def prepare(name: str, workdir: str | Path, *, preset: str | None = None,
 
     zoo = build(name)
     exported = zkml.export(zoo.model, zoo.example_input, Path(workdir) / f"{name}.onnx",
-                           name=name)
+                           name=name, check_rows=zoo.check_rows)
     circuit = zkml.compile_model(exported, zoo.calibration, preset=preset or zoo.preset,
                                  config=config or zoo.config)
     return zoo, zkml.setup(circuit)

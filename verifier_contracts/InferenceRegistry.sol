@@ -18,6 +18,9 @@ interface IHalo2Verifier {
 /// Data-owner consent: a model registered as consent-required records an inference only
 /// through submitInferenceWithConsent, with an EIP-712 `Consent` signed by the owner of the
 /// input (bound by the proof's input commitment instance), sent by the processor it names.
+/// A consented record's id is keccak256(abi.encode(statement id, data owner)): one record per
+/// statement AND owner, so whoever copies a proof from the mempool and signs a consent of his
+/// own records under his own id and cannot block the real owner's record.
 contract InferenceRegistry {
     /// BN254 scalar field modulus: every public instance must be below it.
     uint256 public constant FIELD_MODULUS =
@@ -215,6 +218,7 @@ contract InferenceRegistry {
             revert CommitmentMismatch(consent.inputCommitment, instances[l.inputCommitmentIndex]);
         }
         bytes32 digest = _checkConsent(consent, signature);
+        inferenceId = consentedInferenceId(inferenceId, consent.owner);
         _checkNotRecorded(inferenceId);
         _nonceState[consent.owner][consent.nonce] = NONCE_USED; // spent before the external call
         _dataOwners[inferenceId] = consent.owner;
@@ -222,6 +226,14 @@ contract InferenceRegistry {
         _record(modelId, inferenceId, l, instances);
         emit ConsentUsed(inferenceId, consent.owner, msg.sender, modelId, digest, consent.purpose,
                          consent.nonce);
+    }
+
+    /// @notice The id of the record of statement ``statementId`` (keccak256(abi.encode(modelId,
+    /// instances))) made with ``dataOwner``'s consent.
+    function consentedInferenceId(bytes32 statementId, address dataOwner)
+        public pure returns (bytes32)
+    {
+        return keccak256(abi.encode(statementId, dataOwner));
     }
 
     /// @notice The data owner (caller) withdraws the consent(s) with this nonce.

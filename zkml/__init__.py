@@ -64,6 +64,9 @@ _LAZY: dict[str, str] = {
     "Verification": "zkml.proof.verify",
     "load_bundle": "zkml.proof.bundle",
     "decoded_outputs": "zkml.proof.bundle",
+    "check_commitment": "zkml.proof.commitment",
+    "load_opening": "zkml.proof.commitment",
+    "CommitmentOpening": "zkml.proof.commitment",
     "publish": "zkml.api",
     "load_package": "zkml.proof.package",
     "VerificationPackage": "zkml.artifacts",
@@ -85,6 +88,16 @@ _LAZY: dict[str, str] = {
     "Deployment": "zkml.artifacts",
     "save_artifact": "zkml.artifacts",
     "load_artifact": "zkml.artifacts",
+    # split proving: one model cut into segments, proven in parallel
+    "compile_split": "zkml.split.compile",
+    "setup_split": "zkml.split.keys",
+    "prove_split": "zkml.split.prove",
+    "verify_split": "zkml.split.verify",
+    "verify_split_detailed": "zkml.split.verify",
+    "load_split_bundle": "zkml.split.verify",
+    "SplitCircuit": "zkml.artifacts",
+    "SplitKeys": "zkml.artifacts",
+    "SplitBundle": "zkml.artifacts",
 }
 
 __all__ = [
@@ -106,6 +119,9 @@ __all__ = [
     "Verification",
     "load_bundle",
     "decoded_outputs",
+    "check_commitment",
+    "load_opening",
+    "CommitmentOpening",
     "publish",
     "load_package",
     "VerificationPackage",
@@ -127,6 +143,15 @@ __all__ = [
     "Deployment",
     "save_artifact",
     "load_artifact",
+    "compile_split",
+    "setup_split",
+    "prove_split",
+    "verify_split",
+    "verify_split_detailed",
+    "load_split_bundle",
+    "SplitCircuit",
+    "SplitKeys",
+    "SplitBundle",
     # errors
     "ZkmlError",
     "ZkmlValueError",
@@ -172,6 +197,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         Keys,
         ProofBundle,
         QuantizationReport,
+        SplitBundle,
+        SplitCircuit,
+        SplitKeys,
         VerificationPackage,
         VerifierContract,
         load_artifact,
@@ -184,9 +212,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from zkml.presets import PRESETS
     from zkml.proof.batch import BatchResult, prove_batch
     from zkml.proof.bundle import decoded_outputs, load_bundle
+    from zkml.proof.commitment import CommitmentOpening, check_commitment, load_opening
     from zkml.proof.keys import setup
     from zkml.proof.package import load_package
     from zkml.proof.prove import prove
     from zkml.proof.srs import dev_srs, import_srs, resolve_srs
     from zkml.proof.verify import Verification, verify, verify_detailed
+    from zkml.split.compile import compile_split
+    from zkml.split.keys import setup_split
+    from zkml.split.prove import prove_split
+    from zkml.split.verify import load_split_bundle, verify_split, verify_split_detailed
     from zkml.tuning.tuner import AccuracyBound, TuneResult, tune

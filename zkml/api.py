@@ -9,7 +9,7 @@ which the chain stage builds).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -18,13 +18,31 @@ from zkml.artifacts import (
     ExportedModel,
     Keys,
     ModelRegistration,
+    SplitCircuit,
     VerificationPackage,
     VerifierContract,
 )
 from zkml.circuit import compile as _compile
-from zkml.circuit.compile import CompileConfig, as_samples
+from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.errors import ZkmlValueError
 
 __all__ = ["compile_model", "publish"]
+
+
+@overload
+def compile_model(
+    exported: ExportedModel, calibration_inputs: Any, *, preset: str = ...,
+    config: CompileConfig | None = ..., tune: bool | str = ..., eval_inputs: Any = ...,
+    segments: None = None, max_memory: int | None = ...,
+) -> Circuit: ...
+
+
+@overload
+def compile_model(
+    exported: ExportedModel, calibration_inputs: Any, *, preset: str = ...,
+    config: CompileConfig | None = ..., tune: Literal[False] = ..., eval_inputs: Any = ...,
+    segments: int | str, max_memory: int | None = ...,
+) -> SplitCircuit: ...
 
 
 def compile_model(
@@ -33,9 +51,11 @@ def compile_model(
     *,
     preset: str = "private-input",
     config: CompileConfig | None = None,
-    tune: bool = False,
+    tune: bool | str = False,
     eval_inputs: Any = None,
-) -> Circuit:
+    segments: int | str | None = None,
+    max_memory: int | None = None,
+) -> Circuit | SplitCircuit:
     """Calibrate and compile ``exported`` for ``preset``; cached by content.
 
     Args:
@@ -46,34 +66,69 @@ def compile_model(
         config: cost-driving settings; defaults suit small models. With ``tune``, the base
             the tuner varies (max_logrows, margins, visibility overrides).
         tune: search the cheapest settings within the default accuracy bound first
-            (:func:`zkml.tune`, cached; minutes on big models) and compile with them.
+            (:func:`zkml.tune`, cached) and compile with them: ``"quick"`` (layout estimates
+            and at most two calibrations, no proof: seconds), ``"thorough"`` or ``True``
+            (measures the best candidates by proving them, and their verifier gas: minutes
+            on big models), ``False`` (no search).
         eval_inputs: held-out samples the tuner checks accuracy on; default: 16 of the
             calibration samples.
+        segments: split proving (:func:`zkml.compile_split`): cut the graph into this many
+            segments, or ``"auto"`` (the fewest whose estimated proving peak fits
+            ``max_memory`` bytes); each is proven on its own worker. Not with ``tune``.
+        max_memory: with ``segments="auto"``, the bytes one segment proof may use.
 
     Returns:
-        The :class:`Circuit` artifact, with logrows, rows and a quantization report.
+        The :class:`Circuit` artifact, with logrows, rows and a quantization report; with
+        ``segments``, a :class:`SplitCircuit` (one circuit per segment).
 
     Raises:
         UnboundModelError: params ``private`` without ``allow_unbound_model``.
         InputError: calibration samples malformed or non-finite.
         CompileError: calibration or compilation failed.
+        ZkmlValueError: ``tune`` is not a bool, "quick" or "thorough".
 
     Example:
         >>> circuit = zkml.compile_model(exported, X_train[:64], preset="private-input")
-        >>> fast = zkml.compile_model(exported, X_train, tune=True, eval_inputs=X_test[:16])
+        >>> fast = zkml.compile_model(exported, X_train, tune="quick", eval_inputs=X_test[:16])
     """
     cfg = config or CompileConfig()
-    if tune:
-        from zkml.chain.gas import VerifyGasMeter
-        from zkml.tuning.tuner import tune_cached
+    mode = _tune_mode(tune)
+    if segments is not None:
+        if mode is not None:
+            raise ZkmlValueError("tune and segments together: tune the whole model or split "
+                                 "it, not both (give tune=False with segments).")
+        from zkml.split.compile import compile_split
 
-        cal = as_samples(calibration_inputs, exported.input_shape)
+        return compile_split(exported, calibration_inputs, segments=segments,
+                             max_memory=max_memory, preset=preset, config=config)
+    if mode is not None:
+        from zkml.tuning.cached import tune_cached
+
+        cal = model_samples(calibration_inputs, exported)
         held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
                     if eval_inputs is None else eval_inputs)
-        with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
-            cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
-                                 gas_meter=meter)
+        if mode == "quick":  # nothing is proven, so no verifier gas to weigh
+            cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg, mode=mode)
+        else:
+            from zkml.chain.gas import VerifyGasMeter
+
+            with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
+                cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
+                                     gas_meter=meter)
     return _compile.compile_model(exported, calibration_inputs, preset=preset, config=cfg)
+
+
+def _tune_mode(tune: object) -> str | None:
+    """compile_model's ``tune``: None (no search), "quick" or "thorough" (True)."""
+    from zkml.tuning.tuner import check_mode
+
+    if tune is True:
+        return "thorough"
+    if tune is False or tune is None:
+        return None
+    if not isinstance(tune, str):
+        raise ZkmlValueError(f"tune={tune!r}: give False, True, \"quick\" or \"thorough\".")
+    return check_mode(tune)
 
 
 def publish(

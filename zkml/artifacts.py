@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from zkml._utils import atomic_write_bytes
 from zkml.errors import ArtifactError
 
 __all__ = [
+    "InputSpec",
     "ExportedModel",
     "QuantizationReport",
     "Circuit",
@@ -43,6 +44,11 @@ __all__ = [
     "RegistryEntry",
     "save_artifact",
     "load_artifact",
+    "SplitCircuit",
+    "SegmentLink",
+    "SplitKeys",
+    "SegmentProof",
+    "SplitBundle",
 ]
 
 BUNDLE_FORMAT = "zkml-proof-bundle/1"
@@ -55,11 +61,30 @@ class _Artifact(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class InputSpec(_Artifact):
+    """One graph input: its name, shape (symbolic dimensions as 1) and numpy dtype."""
+
+    name: str
+    shape: list[int]
+    dtype: str = "float32"
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
 class ExportedModel(_Artifact):
     """An ONNX graph checked by onnx.checker (the ONNX file is private: it holds the weights).
 
     The export checks onnxruntime against the framework on the example input, but neither the
     input nor the reference output is kept here: this JSON may be shared.
+
+    ``inputs`` lists every graph input in the graph's order; ``input_shape`` and
+    ``input_dtype`` are the first one's (what one-input code reads). A file written before
+    ``inputs`` existed loads as one input named ``input``.
     """
 
     name: str
@@ -69,6 +94,15 @@ class ExportedModel(_Artifact):
     input_dtype: str = "float32"
     output_shape: list[int]
     ops: list[str]
+    inputs: list[InputSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_input_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("inputs") and "input_shape" in data:
+            data = {**data, "inputs": [{"name": "input", "shape": data["input_shape"],
+                                        "dtype": data.get("input_dtype", "float32")}]}
+        return data
 
 
 class QuantizationReport(_Artifact):
@@ -305,5 +339,87 @@ class VerificationPackage(_Artifact):
     verifier_contract: str
     solc_version: str
     files: dict[str, PackageFile]
+    versions: dict[str, str]
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+# Split proving (zkml.split): one model cut into segments, one proof each ------------------
+
+SPLIT_BUNDLE_FORMAT = "zkml-split-bundle/1"
+
+
+class SplitCircuit(_Artifact):
+    """A model cut into contiguous segments, each compiled as its own circuit.
+
+    Segment i's output and segment i + 1's input are the tensor ``boundaries[i]``, committed
+    (ezkl ``polycommit``) on both sides; the model's own input and output keep the preset's
+    visibility. Every segment is compiled at the same ``logrows`` (one SRS, comparable
+    commitments). ``quantization`` compares the chained circuits with the whole float model.
+    """
+
+    exported: ExportedModel
+    preset: str
+    digest: str
+    dir: str
+    segments: list[Circuit]
+    boundaries: list[str]
+    estimated_rows: list[int]
+    logrows: int
+    input_range: tuple[float, float]
+    quantization: QuantizationReport
+    cache_hit: bool = False
+
+
+class SegmentLink(_Artifact):
+    """Where a segment proof carries its boundary commitments (byte offsets of 64-byte G1
+    points in the proof, from the segment's settings) and how many public instances it has."""
+
+    input_points: list[int]
+    output_points: list[int]
+    num_instances: int
+
+
+class SplitKeys(_Artifact):
+    """Keys of every segment of a :class:`SplitCircuit`, all made with one SRS.
+
+    ``model_id`` is the sha256 over the segments' vk digests and links, in order: it names
+    the split model the way a vk digest names a monolithic one.
+    """
+
+    circuit: SplitCircuit
+    segments: list[Keys]
+    links: list[SegmentLink]
+    model_id: str
+    srs_path: str
+    srs_sha256: str
+    srs_source: Literal["ppot", "dev-unsafe"]
+
+
+class SegmentProof(_Artifact):
+    """One segment's proof: bytes (0x hex) and public instances (decimal strings)."""
+
+    model_id: str = Field(description="the segment's vk digest")
+    settings_digest: str
+    proof: str
+    instances: list[str]
+
+
+class SplitBundle(_Artifact):
+    """A proof of one inference made of one proof per segment; everything in it is public.
+
+    Valid only as a whole: every segment proof verifies under its key AND each segment's
+    output commitment equals the next one's input commitment (``zkml.verify_split``).
+    ``outputs`` are decoded from the last segment's instances, for convenience only.
+    """
+
+    format: str = SPLIT_BUNDLE_FORMAT
+    model_id: str
+    preset: str
+    segments: list[SegmentProof]
+    output_scales: list[int]
+    outputs: list[float]
+    output_shape: list[int]
+    input_commitment: str | None = None
+    srs_source: str
     versions: dict[str, str]
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

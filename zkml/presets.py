@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkml.errors import UnboundModelError, ZkmlValueError
+from zkml.errors import CompileError, UnboundModelError, ZkmlValueError
 
-__all__ = ["Preset", "PRESETS", "get_preset", "visibility_for"]
+__all__ = ["Preset", "PRESETS", "get_preset", "visibility_for", "input_visibilities"]
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A named visibility choice. ``input_visibility`` applies to every graph input of a
+    model with several (ezkl applies one input visibility to all of them); ``multi_input``
+    says whether the preset supports more than one."""
+
     name: str
     input_visibility: str
     param_visibility: str
@@ -18,6 +22,7 @@ class Preset:
     binds_model: bool
     commits_input: bool
     guarantee: str
+    multi_input: bool = True
 
 
 PRESETS: dict[str, Preset] = {
@@ -44,10 +49,16 @@ PRESETS: dict[str, Preset] = {
             binds_model=True,
             commits_input=True,
             guarantee=(
-                "Hidden: the input, but its Poseidon hash is a public instance, so the proof "
-                "also commits to the exact data used (anyone holding the data can check it). "
-                "Weights fixed in the verifying key: bound to this model. Outputs public."
+                "Hidden: the input, but a hiding commitment to it is a public instance: the "
+                "Poseidon hash of the input and a fresh 144-bit random salt, so the proof "
+                "commits to the exact data used, two proofs of one input do not look alike, and "
+                "only the holder of the opening (input + salt, a private file) can show which "
+                "data it was (`zkml commitment check`). Weights fixed in the verifying key: "
+                "bound to this model. Outputs public. One graph input only, for now."
             ),
+            # the salt wrapper (zkml/model/salt.py) and the registry's single commitment index
+            # cover one input; ezkl would hash each input separately (one instance each)
+            multi_input=False,
         ),
         Preset(
             "public",
@@ -100,3 +111,23 @@ def visibility_for(
         "param_visibility": params,
         "output_visibility": preset.output_visibility,
     }
+
+
+def input_visibilities(preset: Preset, names: list[str]) -> dict[str, str]:
+    """Each graph input's visibility under ``preset``: the preset's input visibility, for
+    every input (public ones are instances in the graph's input order, before the outputs).
+
+    Raises:
+        CompileError: several inputs under a preset that supports one (``committed-input``).
+
+    Example:
+        >>> input_visibilities(get_preset("public"), ["features", "mask"])
+        {'features': 'public', 'mask': 'public'}
+    """
+    if len(names) > 1 and not preset.multi_input:
+        works = ", ".join(p.name for p in PRESETS.values() if p.multi_input)
+        raise CompileError(
+            f"the {preset.name} preset commits to one graph input; this model takes "
+            f"{len(names)} ({', '.join(names)}). Several inputs are not supported with it "
+            f"yet: use {works}.")
+    return {n: preset.input_visibility for n in names}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,67 @@ def test_compare_runs_on_the_tiny_model(tmp_path: Path) -> None:
     assert r["gas"]["default"] > 0 and r["gas"]["tuned"] > 0
     assert (tmp_path / "prove_time.png").stat().st_size > 1000
     assert (tmp_path / "prove_vs_logrows.png").stat().st_size > 1000
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(1260)
+def test_compare_runs_on_any_onnx_file(tmp_path: Path) -> None:
+    """`compare.py --onnx PATH --input JSON`: the same side-by-side on a model zkml never saw
+    (a torch Linear exported here), its samples read as `zkml import` reads them."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    onnx_path = tmp_path / "linear.onnx"
+    torch.onnx.export(torch.nn.Linear(4, 3).eval(), (torch.zeros(1, 4),), str(onnx_path),
+                      input_names=["x"], output_names=["y"], opset_version=17, dynamo=False)
+    samples = np.random.default_rng(0).uniform(-1, 1, size=(12, 4)).round(4)
+    (tmp_path / "input.json").write_text(json.dumps(samples.tolist()))  # a JSON list of samples
+    out = tmp_path / "cmp"
+    results_md = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--onnx", str(onnx_path),
+         "--input", str(tmp_path / "input.json"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=1200,
+        env={**os.environ, "ZKML_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "compare.json").read_text())
+    assert list(summary["models"]) == ["linear"]
+    r = summary["models"]["linear"]
+    assert r["description"].startswith("linear.onnx (ONNX file, 12 calibration samples)")
+    assert r["outputs"] == 3 and r["ort_s"] > 0
+    assert r["default"]["verified"] and r["tuned"]["verified"]
+    assert r["accuracy_ok"] and r["tuned"]["argmax_agreement"] == 1.0
+    assert r["gas"]["default"] > 0 and r["gas"]["tuned"] > 0
+    assert r["prove_ratio"] == r["tuned"]["prove_s"] / r["default"]["prove_s"] > 0
+    assert "| linear |" in proc.stdout  # the same report, printed
+    assert "| linear |" not in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    assert "| linear |" not in results_md
+    # a bad call is refused before anything runs
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--onnx",
+                          str(onnx_path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 2 and "--onnx needs --input FILE" in bad.stderr
+
+
+@pytest.mark.timeout(960)
+def test_first_proof_benchmark_runs(tmp_path: Path) -> None:
+    """benchmarks/first_proof.py on one corpus entry, quick mode only (the speed goal itself is
+    measured by the benchmark and recorded in RESULTS.md, not asserted here)."""
+    out = tmp_path / "fp"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "first_proof.py"), "--models", "gemm",
+         "--no-thorough", "--no-md", "--srs-logrows", "15", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        env={**os.environ, "ZKML_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "first_proof.json").read_text())
+    r = summary["models"]["gemm"]
+    assert r["ezkl"]["verified"] and r["quick"]["verified"], r
+    # ezkl's default range table needs 2^15 rows; the quick mode's pick needs fewer
+    assert r["ezkl"]["logrows"] == 15 and r["quick"]["logrows"] < 15
+    for flow in ("ezkl", "quick"):
+        f = r[flow]
+        assert f["first_proof_s"] == pytest.approx(f["tune_s"] + f["setup_s"] + f["prove_s"])
+    assert r["quick_prove_ratio"] == r["quick"]["prove_s"] / r["ezkl"]["prove_s"]
+    assert summary["medians"]["quick"]["models"] == 1 and summary["flows"] == ["quick"]
+    assert re.search(r"\| gemm \(load [\d.]+\) \| 15 / \d+ \|", proc.stdout), proc.stdout

@@ -79,7 +79,44 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         model_id="cd" * 32, settings_digest="ef" * 32, preset="private-input", proof="0x00",
         instances=["1", "2"], output_instance_offset=0, output_scales=[7], outputs=[0.0, 0.0],
         output_shape=[1, 2], srs_source="dev-unsafe", versions={}), w / "bundle.json")
+    _two_inputs(w)
     return w
+
+
+def _two_inputs(w: Path) -> None:
+    """A graph of two inputs (features, mask), bad input files for it, and fake build
+    directories of it (exported / keys): the rows fail on the inputs, before anything runs."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from zkml.artifacts import Circuit, InputSpec, Keys, QuantizationReport
+
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4])
+          for n in ("features", "mask", "y")]
+    graph = helper.make_graph([helper.make_node("Mul", ["features", "mask"], ["y"])], "two",
+                              io[:2], io[2:])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              w / "two.onnx")
+    (w / "two_missing.json").write_text(json.dumps({"features": [[0.1, 0.2, 0.3, 0.4]]}))
+    (w / "two_short.json").write_text(json.dumps({"input_data": [[0.1] * 4, [1, 0]]}))
+    (w / "two_extra.jsonl").write_text(json.dumps(
+        {"features": [0.1] * 4, "mask": [1] * 4, "extra": [0]}) + "\n")
+    specs = [InputSpec(name="features", shape=[1, 4]), InputSpec(name="mask", shape=[1, 4])]
+    exported = ExportedModel(name="two", onnx_path=str(w / "two.onnx"), onnx_sha256="0" * 64,
+                             input_shape=[1, 4], output_shape=[1, 4], ops=["Mul"],
+                             inputs=specs)
+    save_artifact(exported, w / "twoexp" / "exported.json")
+    np.save(w / "twoexp" / "calibration.npy", np.zeros((4, 8)))  # packed rows
+    circuit = Circuit(
+        exported=exported, preset="private-input", digest="0" * 64, dir=str(w), logrows=9,
+        settings_path=str(w / "none"), compiled_path=str(w / "none"), settings_digest="0" * 64,
+        num_rows=1, input_scale=7, param_scale=7, output_scales=[7], input_range=(-1.0, 1.0),
+        quantization=QuantizationReport(samples=1, max_abs_error=0, mean_abs_error=0,
+                                        output_range=1, argmax_agreement=1))
+    save_artifact(Keys(circuit=circuit, dir=str(w), pk_path=str(w / "none"),
+                       vk_path=str(w / "none"), srs_path=str(w / "none"), srs_sha256="0" * 64,
+                       srs_source="dev-unsafe", model_id="0" * 64, proof_length=1),
+                  w / "twokeys" / "keys.json")
 
 
 @pytest.fixture
@@ -136,6 +173,12 @@ ROWS: list[tuple[str, str, bool]] = [
     ("tune --dir fakeexp", "calibration.npy: no such file", False),
     ("tune --dir badzoo", "zoo.json: not readable JSON", False),
     ("tune --dir empty --max-error abc", "Invalid value for '--max-error'", True),
+    ("tune --dir fakeexp --mode bogus", "tune mode 'bogus': choose quick", True),
+    ("compile --dir fakeexp --tune bogus", "tune mode 'bogus': choose quick", True),
+    ("compile --dir fakeexp --tune=bogus", "tune mode 'bogus': choose quick", True),
+    ("compile --dir fakeexp quick", "a tuning mode goes after --tune: `zkml compile --dir "
+     "fakeexp --tune quick`", True),
+    ("compile --dir empty --tune", "`zkml export MODEL --dir empty`", True),  # = thorough
     # srs
     ("srs import missing.srs --logrows 9", "give the public Powers-of-Tau file", True),
     ("srs import garbage.srs --logrows 9", "is not the public Powers-of-Tau SRS", False),
@@ -182,6 +225,26 @@ ROWS: list[tuple[str, str, bool]] = [
      "need a persistent chain: pass --rpc-url", False),
     ("prove-batch --dir empty good.jsonl --workers many", "Invalid value for '--workers'",
      False),
+    ("prove-batch --dir regdir good.jsonl --consent-dir empty",
+     "--consent-dir is used when submitting: add --submit", True),
+    ("prove-batch --dir regdir good.jsonl --submit --consent-dir nope --registry reg.json",
+     "--consent-dir nope: no such directory", False),
+    # commitment
+    ("commitment check --bundle missing.json --opening garbage.json",
+     "no such file; give a proof bundle", True),
+    ("commitment check --bundle garbage.json --opening garbage.json",
+     "use the file written by `zkml prove`", False),
+    ("commitment check --bundle bundle.json --opening missing.json",
+     "no such file; give an opening file", True),
+    ("commitment check --bundle bundle.json --opening garbage.json",
+     "not a commitment opening", False),
+    ("commitment check --bundle bundle.json --opening bundle.json",
+     "not a commitment opening", False),
+    ("commitment check --bundle bundle.json", "Missing option '--opening'", False),
+    ("commitment check --bundle bundle.json --opening empty",
+     "empty is a directory; give an opening file", False),
+    (f"consent sign --processor {ADDR} --purpose x --model {INF} --commitment 12 "
+     "--opening garbage.json", "--opening checks a bundle: give it with --bundle", True),
     # demo
     ("demo --patient abc", "Invalid value for '--patient'", True),
     ("demo --patient -1", "give the index of a held-out patient", True),
@@ -220,6 +283,8 @@ ROWS: list[tuple[str, str, bool]] = [
     ("registry check missing.json --dir regdir", "no such file; give a proof bundle", True),
     ("registry check bundle.json --dir empty", "`zkml registry register --dir empty", False),
     ("registry check bundle.json --dir regdir", "run `zkml setup --dir regdir` first", False),
+    ("registry check bundle.json --dir regdir --data-owner bad",
+     "--data-owner 'bad' is not an address", False),
     ("registry retire --dir empty", "`zkml registry register --dir empty", True),
     ("registry retire --dir regdir --registry reg.json", "need a persistent chain", False),
     (f"registry retire --dir regdir --registry reg.json --rpc-url {DOWN}", "cannot reach",
@@ -229,11 +294,49 @@ ROWS: list[tuple[str, str, bool]] = [
     (f"registry transfer --dir regdir {ADDR} --registry reg.json --rpc-url {DOWN}",
      "cannot reach", False),
     ("registry transfer --dir regdir", "Missing argument 'new_owner'", False),
+    # index / serve (the audit-trail web app)
+    ("index", "indexing needs a persistent chain: pass --rpc-url", True),
+    (f"index --rpc-url {DOWN} --registry reg.json", "cannot reach the JSON-RPC node", False),
+    ("index --reorg-depth 0", "Invalid value for '--reorg-depth'", False),
+    ("serve --db missing.sqlite", "build it with `zkml index --rpc-url URL", True),
+    ("serve --db garbage.json", "garbage.json is not a zkml index", True),
+    ("serve --db missing.sqlite --package empty", "not a verification package", False),
+    ("serve --port 70000", "Invalid value for '--port'", False),
     # the other commands, and the app itself
     ("import missing.onnx --input garbage.json", "cannot read the ONNX file", True),
+    # graphs of several inputs: the input at fault is named
+    ("import two.onnx --input two_missing.json", "inputs by name: missing 'mask'", True),
+    ("import two.onnx --input two_short.json", "graph input 'mask': values of shape (2,)",
+     False),
+    ("import two.onnx --input two_extra.jsonl", "two_extra.jsonl:1: inputs by name: unknown "
+     "'extra'", False),
+    ("compile --dir twoexp --preset committed-input",
+     "not supported with it yet: use private-input, public", True),
+    ("prove --dir twokeys two_missing.json", "missing 'mask'; the model takes 'features', "
+     "'mask'", True),
+    ("prove --dir twokeys two_short.json", "graph input 'mask'", False),
     ("inspect missing.onnx", "cannot read the ONNX file", False),
     ("publish --dir empty --out pkg", "run `zkml setup --dir empty` first", True),
     ("nosuch-command", "No such command 'nosuch-command'", True),
+    # split proving
+    ("split compile --dir empty --segments 0", "give a positive integer or 'auto'", True),
+    ("compile --dir empty --segments 0", "give a positive integer or 'auto'", True),
+    ("compile --dir empty --segments 2 --tune", "--segments takes --max-memory and --preset",
+     True),
+    ("compile --dir empty --segments 2 --max-memory 4", "with --segments auto", False),
+    ("split compile --dir empty --segments two", "give a positive integer or 'auto'", False),
+    ("split compile --dir empty --segments 2 --max-memory 4", "with --segments auto", False),
+    ("split compile --dir empty", "`zkml export MODEL --dir empty`", True),
+    ("split compile --dir badzoo --preset committed-input", "supports the presets", False),
+    ("split setup --dir empty", "run `zkml split compile --dir empty` first", True),
+    ("split prove --dir empty missing.json", "no such file; give an input file", False),
+    ("split prove --dir empty garbage.json", "run `zkml split setup --dir empty` first", True),
+    ("split prove --dir empty garbage.json --backend gpu", "choose local or ray", False),
+    ("split verify --dir empty garbage.json", "run `zkml split setup --dir empty` first", False),
+    ("split verify --dir empty missing.json", "no such file; give a split bundle", False),
+    ("split deploy --dir empty", "run `zkml split setup --dir empty` first", False),
+    ("split verify-onchain --dir empty garbage.json --rpc-url http://127.0.0.1:9",
+     "run `zkml split deploy --dir empty` first", False),
 ]
 
 

@@ -210,6 +210,34 @@ def test_consent_on_anvil(anvil: Anvil, committed: Pipeline,
     _lifecycle(e, proofs)
 
 
+def test_a_copied_proof_cannot_block_the_owners_record(env: Env,
+                                                       proofs: list[zkml.ProofBundle]) -> None:
+    """Mallory copies a proof (from the mempool or a published bundle), signs a consent of his
+    own (himself as owner and processor) and records it first. Consented records are keyed
+    by (statement, data owner): the real owner's record still goes in, under its own id, and
+    each record names its signer; the same (statement, owner) is recorded once."""
+    b = proofs[2]
+    owner_key = _key(env.chain, 3)  # an owner of its own: the lifecycle test counts env.owner's
+    owner = Account.from_key(owner_key).address
+    copy = env.sign(b, key=_key(env.chain, MALLORY), processor=env.mallory.account)
+    assert copy.owner == env.mallory.account
+    first = env.submit(b, copy, env.mallory)
+    real = env.submit(b, env.sign(b, key=owner_key))
+    assert real.inference_id != first.inference_id
+    statement = R.inference_id(env.model.onchain_model_id, [int(v) for v in b.instances])
+    assert statement not in (real.inference_id, first.inference_id)
+    assert C.data_owner_of(env.chain, env.reg, first.inference_id) == env.mallory.account
+    assert C.data_owner_of(env.chain, env.reg, real.inference_id) == owner
+    assert R.get_record(env.chain, env.reg, real.inference_id).submitter == \
+        env.processor.account
+    reg = R._contract(env.chain, env.reg)
+    onchain = env.chain.call(reg.functions.consentedInferenceId(
+        bytes.fromhex(statement[2:]), owner), gas=None)
+    assert "0x" + bytes(onchain).hex() == real.inference_id
+    # the owner's second consent for the same proof: that (statement, owner) is recorded
+    assert _reason(env.submit, b, env.sign(b, key=owner_key)) == "replay"
+
+
 def test_digest_matches_the_contract_and_offline_checks(env: Env, proofs: list[zkml.ProofBundle]
                                                         ) -> None:
     b0, b1 = proofs[:2]

@@ -132,3 +132,95 @@ def test_pick_takes_the_cheapest_verifier_within_the_tolerance() -> None:
     assert _pick([_cand(2, 9.5, 1)], default, 0.1) is None
     fast = _cand(4, 8.8, 2_000_000)
     assert _pick([fast, _cand(2, 9.5, 1)], default, 0.1) is fast
+
+
+class Hooks:
+    """Counts what the tuner does through its hooks: calibrations (``compile_model``), and
+    setups, proofs and measurements, which the quick mode must never make."""
+
+    def __init__(self, tuner: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: dict[str, int] = {"compile_model": 0, "setup": 0, "prove": 0, "_measure": 0}
+        for name in self.calls:
+            monkeypatch.setattr(tuner, name, self._counting(name, getattr(tuner, name)))
+
+    def _counting(self, name: str, real: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return real(*args, **kwargs)
+        return counted
+
+
+def test_quick_mode_proves_nothing_and_beats_the_defaults_estimate(
+        tiny: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    tuner = importlib.import_module("zkml.tuning.tuner")
+    hooks = Hooks(tuner, monkeypatch)
+    z = tiny.zoo
+    r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, mode="quick")
+    assert hooks.calls["setup"] == hooks.calls["prove"] == hooks.calls["_measure"] == 0
+    assert 1 <= hooks.calls["compile_model"] <= 2
+    assert all(c.prove_seconds is None and c.setup_seconds is None for c in r.candidates)
+    assert r.beat_default and r.chosen is not r.default and r.chosen.accurate
+    # the defaults were laid out, not calibrated; the pick's real cost is below their estimate
+    assert r.default.logrows is None and r.default.est_logrows == 15
+    assert r.chosen.cost is not None and r.chosen.logrows is not None
+    assert r.chosen.cost <= 0.9 * cost_estimate(2, r.default.est_logrows)
+    assert r.config == r.chosen.config and r.message.startswith("quick: logrows >= 15")
+    # every candidate was laid out; only the calibrated ones have a real logrows
+    assert all(c.est_logrows is not None for c in r.candidates)
+    assert sum(c.logrows is not None for c in r.candidates) == hooks.calls["compile_model"]
+
+
+def test_quick_mode_never_takes_a_layout_estimated_worse_than_the_defaults(
+        tiny: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    tuner = importlib.import_module("zkml.tuning.tuner")
+    hooks = Hooks(tuner, monkeypatch)
+    z = tiny.zoo
+    # the range table of 16384 rows alone needs logrows 15: more columns only cost more
+    worse = {"decomp": [(16384, 2)], "num_inner_cols": [4, 8], "scales": [None, [6, 7, 8]]}
+    r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, grid=worse,
+             mode="quick")
+    assert not r.beat_default and r.chosen is r.default
+    assert r.config.decomp_base == EZKL_DEFAULT.decomp_base and r.config.num_inner_cols == 2
+    assert hooks.calls["compile_model"] == 0  # nothing calibrated: no layout could win
+    floor = cost_estimate(2, r.default.est_logrows or 0)
+    for c in r.candidates[1:]:
+        assert cost_estimate(c.config.num_inner_cols, c.est_logrows or 0) > 0.9 * floor
+        assert c.skipped == "its fewest rows cannot beat the defaults"
+    assert "keeping ezkl's default settings" in r.message
+
+
+def test_compile_model_tune_modes(tiny: Pipeline) -> None:
+    z = tiny.zoo
+    quick = zkml.compile_model(tiny.exported, z.calibration, tune="quick",
+                               eval_inputs=z.test_inputs[:8])
+    assert quick.logrows < 15  # ezkl's defaults need 2^15 rows for their range table alone
+    with pytest.raises(zkml.ZkmlValueError, match="tune mode 'fast': choose quick"):
+        zkml.compile_model(tiny.exported, z.calibration, tune="fast")
+    with pytest.raises(zkml.ZkmlValueError, match="give False, True"):
+        zkml.compile_model(tiny.exported, z.calibration, tune=1)  # type: ignore[arg-type]
+    with pytest.raises(zkml.ZkmlValueError, match="tune mode 'fast'"):
+        tune(tiny.exported, z.calibration, z.test_inputs[:8], mode="fast")
+
+
+def test_cli_quick_modes(tmp_path: Path) -> None:
+    """`zkml tune --mode quick` and `zkml compile --tune quick`: one cached quick search, no
+    candidate proved, the same pick for both."""
+    from typer.testing import CliRunner
+
+    from zkml.cli.main import app
+
+    def run(*args: str) -> Any:
+        res = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    d, d2 = str(tmp_path / "a"), str(tmp_path / "b")
+    run("export", "tiny-mlp", "--dir", d)
+    report = run("tune", "--dir", d, "--mode", "quick")
+    assert report["mode"] == "quick" and report["beat_default"] is True
+    assert all(c["prove_s"] is None for c in report["candidates"])
+    assert report["default"]["logrows"] is None and report["default"]["est_logrows"] == 15
+    assert json.loads((tmp_path / "a" / "zoo.json").read_text())["config"] == report["config"]
+    run("export", "tiny-mlp", "--dir", d2)
+    circuit = run("compile", "--dir", d2, "--tune", "quick")
+    assert circuit["logrows"] == report["chosen"]["logrows"] < 15

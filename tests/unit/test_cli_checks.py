@@ -68,3 +68,15 @@ def test_an_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == "error (ZkmlError): first second\n"
     report_error("first\nsecond", "ZkmlError", True)
     assert capsys.readouterr().out.count("\n") == 4  # {, error, type, }: a JSON document
+
+
+def test_tune_equals_mode_is_split_for_the_parser() -> None:
+    """`--tune=quick` (the form users type) reaches compile as `--tune quick`; other args and
+    a bare `--tune` are left as they are."""
+    from zkml.cli.main import _split_tune_value
+
+    assert _split_tune_value(["compile", "--dir", "d", "--tune=quick", "--json"]) == [
+        "compile", "--dir", "d", "--tune", "quick", "--json"]
+    assert _split_tune_value(["compile", "--tune", "--dir", "d"]) == [
+        "compile", "--tune", "--dir", "d"]
+    assert _split_tune_value(["tune", "--tuned=x"]) == ["tune", "--tuned=x"]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import ezkl
 
 from zkml._ezkl.formats import EZKL_VERSION
+from zkml._utils import felt_from_le_hex, felt_to_le_hex
 from zkml.errors import (
     CompileError,
     ContractError,
@@ -47,6 +48,7 @@ __all__ = [
     "prove",
     "verify",
     "create_evm_verifier",
+    "calibrate_segment",
 ]
 
 T = TypeVar("T")
@@ -306,3 +308,56 @@ def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Pat
     if not sol.is_file() or os.path.getsize(sol) == 0:
         raise ContractError("ezkl produced no Solidity verifier.")
     return sol.read_text()
+
+
+def calibrate_segment(
+    data: Path,
+    onnx: Path,
+    settings: Path,
+    *,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    lookup_margin: float = 2.0,
+) -> None:
+    """Calibrate one segment of a split model (zkml.split).
+
+    ``scale_rebase_multiplier=[1]``: with ezkl's default [1, 10] one segment's output scale
+    can double (to 26, measured), and the next segment, calibrated at the previous output
+    scale, would no longer read the same field elements.
+    """
+    with _translate(
+        "segment calibration",
+        CompileError,
+        "Give calibration samples that cover the real input range, or raise max_logrows.",
+    ):
+        ok = ezkl.calibrate_settings(  # type: ignore[call-arg]  # stub is wrong
+            data=str(data),
+            model=str(onnx),
+            settings=str(settings),
+            target="resources",
+            lookup_safety_margin=lookup_margin,
+            scales=scales,
+            scale_rebase_multiplier=[1],
+            max_logrows=max_logrows,
+        )
+    if not ok:
+        raise CompileError("ezkl calibration found no settings for a segment; raise "
+                           "max_logrows.")
+
+
+def float_to_felt(value: float, scale: int) -> int:
+    """The field element ezkl's witness generation makes of one input float at ``scale``
+    (``round(value * 2**scale)``, negatives as ``p - |x|``)."""
+    with _translate("input quantisation", ProveError, "Give a finite number."):
+        # F64: no float32 round trip here; callers pass values already exact in the graph's
+        # input dtype (what gen_witness's own round trip through the settings' type yields)
+        return felt_from_le_hex(str(ezkl.float_to_felt(value, scale, ezkl.PyInputType.F64)))
+
+
+def poseidon_hash(felts: list[int]) -> int:
+    """ezkl's Poseidon hash of a message (what a ``hashed`` input's public instance is)."""
+    with _translate("Poseidon hash", ProveError, "Give field elements (0 <= v < p)."):
+        out = ezkl.poseidon_hash([felt_to_le_hex(v) for v in felts])
+    if len(out) != 1:
+        raise ProveError(f"ezkl's poseidon_hash returned {len(out)} values, expected one.")
+    return felt_from_le_hex(str(out[0]))

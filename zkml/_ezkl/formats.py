@@ -26,10 +26,16 @@ __all__ = [
     "read_settings",
     "write_input",
     "read_input_data",
+    "input_file_values",
     "read_proof",
     "write_proof",
     "witness_outputs",
     "verifier_proof_length",
+    "G1_POINT_BYTES",
+    "PolycommitLayout",
+    "polycommit_layout",
+    "set_logrows",
+    "write_chained_input",
 ]
 
 #: the installed ezkl (pinned in pyproject); part of every cache key
@@ -105,6 +111,14 @@ def read_input_data(data: Any, source: str) -> Any:
     return data
 
 
+def input_file_values(data: Any) -> Any | None:
+    """``data["input_data"]`` when ``data`` is an ezkl input object (one list per graph
+    input), else None."""
+    if isinstance(data, dict) and "input_data" in data:
+        return data["input_data"]
+    return None
+
+
 @dataclass(frozen=True)
 class ProofFile:
     """An ezkl proof: the proof bytes and the public instances, as field elements."""
@@ -161,3 +175,75 @@ def verifier_proof_length(solidity: str) -> int:
             f"({len(m)} matches); this ezkl version's verifier template is not supported."
         )
     return int(m[0], 16)
+
+
+# Split proving (zkml.split) ----------------------------------------------------------------
+
+#: bytes of one G1 point (x then y, 32 bytes each) at the head of an ezkl proof
+G1_POINT_BYTES = 64
+
+
+@dataclass(frozen=True)
+class PolycommitLayout:
+    """Where a segment proof carries its committed (``polycommit``) tensors.
+
+    ezkl writes the KZG commitment of every polycommit tensor as the first G1 points of the
+    proof, in the order inputs, params, outputs; ``inputs``/``outputs`` are byte offsets of
+    those points in the proof. The proof's own ``split`` field is written by the prover and
+    checked by nothing, so the offsets come from the settings.
+    """
+
+    inputs: list[int]
+    outputs: list[int]
+
+
+def polycommit_layout(path: Path) -> PolycommitLayout:
+    """The commitment points of a circuit's polycommit inputs and outputs (one per tensor).
+
+    Raises:
+        ArtifactError: the settings do not say how many points there are, or a committed
+            tensor would not fit one column (then ezkl would write more than one point).
+    """
+    try:
+        s = json.loads(Path(path).read_text())
+        ra = s["run_args"]
+        sizes = [int(v) for v in s.get("module_sizes", {}).get("polycommit", [])]
+        n_in = len(s["model_input_scales"]) if ra["input_visibility"] == "KZGCommit" else 0
+        n_par = 1 if ra["param_visibility"] == "KZGCommit" else 0
+        n_out = len(s["model_output_scales"]) if ra["output_visibility"] == "KZGCommit" else 0
+        logrows = int(ra["logrows"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{path}: cannot read the polycommit sizes ({e}); compile the "
+                            "split again.") from e
+    if n_par or n_in + n_out != len(sizes):
+        raise ArtifactError(f"{path}: {len(sizes)} polycommit tensors for {n_in} input(s) and "
+                            f"{n_out} output(s) (params must be fixed); compile the split again.")
+    if any(size >= 2**logrows - 64 for size in sizes):
+        raise ArtifactError(f"{path}: a committed boundary tensor ({max(sizes)} values) does not "
+                            f"fit one column at logrows {logrows}; cut at a smaller tensor.")
+    first_out = len(sizes) - n_out
+    return PolycommitLayout(
+        inputs=[G1_POINT_BYTES * i for i in range(n_in)],
+        outputs=[G1_POINT_BYTES * i for i in range(first_out, len(sizes))],
+    )
+
+
+def set_logrows(path: Path, logrows: int) -> None:
+    """Raise a calibrated circuit's logrows (every segment of a split shares one SRS, and a
+    commitment depends on the logrows, so all segments are compiled at the largest)."""
+    try:
+        s = json.loads(Path(path).read_text())
+        s["run_args"]["logrows"] = int(logrows)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{path}: not an ezkl settings file ({e}).") from e
+    atomic_write_json(path, s, indent=None)
+
+
+def write_chained_input(path: Path, witness: dict[str, Any]) -> None:
+    """The next segment's input: this segment's witness outputs, as ezkl's field elements
+    (not floats), so the values carry over exactly and the boundary commitments match."""
+    try:
+        outputs = [[str(v) for v in out] for out in witness["outputs"]]
+    except (KeyError, TypeError) as e:
+        raise ProveError(f"ezkl returned a witness without outputs ({e}).") from e
+    atomic_write_json(path, {"input_data": outputs}, indent=None)

@@ -20,8 +20,8 @@ from zkml.artifacts import RegistryDeployment
 from zkml.chain.evm import Chain, Reverted
 from zkml.errors import ChainError, RegistryError
 
-__all__ = ["REASONS", "NONE", "inference_id", "compiled", "contract", "send",
-           "registry_error"]
+__all__ = ["REASONS", "NONE", "inference_id", "consented_inference_id", "compiled", "contract",
+           "send", "registry_error"]
 
 #: Custom error name -> the short reason RegistryError.reason carries.
 REASONS = {
@@ -122,3 +122,12 @@ def inference_id(onchain_model_id: str, instances: list[int]) -> str:
     return "0x" + keccak(enc).hex()
 
 
+def consented_inference_id(onchain_model_id: str, instances: list[int], data_owner: str) -> str:
+    """The id of a record made with ``data_owner``'s consent: keccak256(abi.encode(statement
+    id, owner)), so each (statement, owner) is recorded once and a copier's record never
+    takes the real owner's id (``InferenceRegistry.consentedInferenceId``)."""
+    from eth_utils.address import to_checksum_address
+
+    statement = bytes.fromhex(inference_id(onchain_model_id, instances)[2:])
+    enc = abi_encode(["bytes32", "address"], [statement, to_checksum_address(data_owner)])
+    return "0x" + keccak(enc).hex()

@@ -12,8 +12,8 @@ from eth_utils.address import to_checksum_address
 
 from zkml._utils import FIELD_MODULUS, dequantize
 from zkml.artifacts import InferenceRecord, Keys, ModelRegistration, ProofBundle, RegistryDeployment
+from zkml.chain._registry_base import consented_inference_id, inference_id
 from zkml.chain._registry_base import contract as _contract
-from zkml.chain._registry_base import inference_id
 from zkml.chain.evm import Chain, Reverted
 from zkml.errors import RegistryError, ZkmlValueError
 from zkml.proof.bundle import bundle_problem, parse_instances
@@ -176,14 +176,19 @@ class BundleCheck:
 
 def check_bundle(chain: Chain, registry: RegistryDeployment, registration: ModelRegistration,
                  bundle: ProofBundle, keys: Keys | None = None,
-                 package: str | Path | None = None) -> BundleCheck:
+                 package: str | Path | None = None,
+                 data_owner: str | None = None) -> BundleCheck:
     """Confirm ``bundle`` matches an on-chain record: same model, same instances, the stored
     outputs are what was recorded, and the proof verifies locally (with ``keys`` or a
-    verification ``package``)."""
+    verification ``package``). With ``data_owner``: the record made with that owner's consent
+    (consented records are keyed by statement and owner)."""
     same_model = bundle.model_id == registration.model_id
     instances = parse_instances(bundle)
     in_field = all(v < FIELD_MODULUS for v in instances)
-    iid = inference_id(registration.onchain_model_id, instances) if in_field else None
+    iid = None
+    if in_field:
+        iid = (consented_inference_id(registration.onchain_model_id, instances, data_owner)
+               if data_owner else inference_id(registration.onchain_model_id, instances))
     record = None
     if iid is not None:
         try:

@@ -6,8 +6,11 @@ submit the result, for what purpose, until when, under which nonce. The processo
 proof with it (:func:`submit_with_consent`); ``InferenceRegistry.submitInferenceWithConsent``
 verifies the proof, recovers the signer (canonical signatures only, domain = this chain and
 this registry), checks the commitment, the sender, the expiry, revocation and single use, and
-records the owner with the inference. The owner withdraws an unused consent with
-:func:`revoke_consent`. Signing is offline: the key never leaves the caller.
+records the owner with the inference, under the id (statement, owner)
+(:func:`consented_inference_id`), so a copy of the proof recorded with someone else's consent
+cannot block the owner's record. The owner withdraws an unused consent with
+:func:`revoke_consent`. Signing is offline: the key never leaves the caller. Batches:
+``zkml.chain.consent_batch``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account import Account
@@ -27,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from zkml._progress import step
 from zkml._utils import FIELD_MODULUS
 from zkml.artifacts import ProofBundle, RegistryDeployment
+from zkml.chain._registry_base import consented_inference_id
 from zkml.chain._registry_base import contract as _contract
 from zkml.chain._registry_base import send as _send
 from zkml.chain.evm import Chain
@@ -320,7 +324,7 @@ def submit_with_consent(chain: Chain, registry: RegistryDeployment, onchain_mode
                         bundle: ProofBundle, consent: Consent) -> SubmitReceipt:
     """Submit a proof bundle with the data owner's consent (``chain``'s account must be the
     consent's processor). Only the registry judges the consent: every rejection is its
-    custom error.
+    custom error. The record's id is :func:`consented_inference_id` (statement and owner).
 
     Raises:
         RegistryError: ``reason`` one of the registry's (signer is not the owner, commitment
@@ -334,7 +338,9 @@ def submit_with_consent(chain: Chain, registry: RegistryDeployment, onchain_mode
         consent.as_tuple(), consent.signature_bytes())
     with step("Submitting the inference with consent", "registry_submit"):
         receipt = _send(chain, registry, fn, "submitInferenceWithConsent")
-    return submit_receipt(onchain_model_id, instances, receipt)
+    plain = submit_receipt(onchain_model_id, instances, receipt)
+    return replace(plain, inference_id=consented_inference_id(onchain_model_id, instances,
+                                                              consent.owner))
 
 
 def require_consent(chain: Chain, registry: RegistryDeployment, onchain_model_id: str) -> int:

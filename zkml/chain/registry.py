@@ -24,7 +24,7 @@ from zkml.artifacts import (
     ProofBundle,
     RegistryDeployment,
 )
-from zkml.chain._registry_base import NONE, REASONS, inference_id
+from zkml.chain._registry_base import NONE, REASONS, consented_inference_id, inference_id
 from zkml.chain._registry_base import compiled as _compiled
 from zkml.chain._registry_base import contract as _contract
 from zkml.chain._registry_base import send as _send
@@ -45,6 +45,7 @@ __all__ = [
     "check_bundle",
     "resolve_model",
     "inference_id",
+    "consented_inference_id",
     "retire_model",
     "submit_batch",
     "transfer_model",

@@ -22,8 +22,10 @@ from zkml._utils import (
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
 from zkml.circuit.cost import max_logrows_for_memory
 from zkml.errors import CompileError, InputError, InputShapeError
+from zkml.model import salt as _salt
 from zkml.model.export import run_onnx
-from zkml.presets import get_preset, visibility_for
+from zkml.model.inputs import coerce_inputs, unpack
+from zkml.presets import get_preset, input_visibilities, visibility_for
 
 log = logging.getLogger("zkml.compile")
 
@@ -85,6 +87,33 @@ def as_samples(inputs: Any, input_shape: list[int]) -> np.ndarray:
     return arr
 
 
+def model_samples(inputs: Any, exported: ExportedModel) -> np.ndarray:
+    """Calibration or evaluation samples: (n, *input_shape) for a one-input model; packed rows
+    (n, total values, see ``zkml.model.inputs.coerce_inputs``) for a model with several."""
+    if _several(exported):
+        return coerce_inputs(inputs, exported.inputs)
+    return as_samples(inputs, exported.input_shape)
+
+
+def _several(exported: ExportedModel | None) -> bool:
+    return exported is not None and len(exported.inputs) > 1
+
+
+def _input_data(sample: np.ndarray, exported: ExportedModel | None) -> list[list[float]]:
+    """ezkl's ``input_data`` of one sample, or of several: each input's values in turn."""
+    if exported is None or not _several(exported):
+        return [sample.reshape(-1).tolist()]
+    parts = unpack(sample.reshape(-1, sample.shape[-1]), exported.inputs, cast=False)
+    return [p.reshape(-1).tolist() for p in parts]
+
+
+def _reference(onnx_bytes: bytes, sample: np.ndarray,
+               exported: ExportedModel | None) -> np.ndarray:
+    if exported is None or not _several(exported):
+        return run_onnx(onnx_bytes, sample)
+    return run_onnx(onnx_bytes, [p[0] for p in unpack(sample.reshape(1, -1), exported.inputs)])
+
+
 def compile_model(
     exported: ExportedModel,
     calibration_inputs: Any,
@@ -100,7 +129,10 @@ def compile_model(
     Args:
         exported: the ONNX artifact from :func:`zkml.export`.
         calibration_inputs: representative samples (array-like, several inputs stacked) that
-            cover the real input range; inputs outside it are rejected at prove time.
+            cover the real input range; inputs outside it are rejected at prove time. For a
+            model with several graph inputs: a dict by input name or a list/tuple in the
+            graph's order, each input's samples stacked, or packed rows
+            (``zkml.model.inputs.coerce_inputs``).
         preset: a privacy preset name (see ``zkml.PRESETS``).
         config: cost-driving settings; defaults suit small models.
 
@@ -109,27 +141,35 @@ def compile_model(
 
     Raises:
         UnboundModelError: params ``private`` without ``allow_unbound_model``.
-        InputError: calibration samples malformed or non-finite.
-        CompileError: calibration or compilation failed.
+        InputError: calibration samples malformed or non-finite (for several inputs, the
+            input missing, unknown or misshaped is named).
+        CompileError: calibration or compilation failed; ``committed-input`` for a model
+            with several inputs (not supported yet).
     """
     cfg = config or CompileConfig()
     pre = get_preset(preset)
     vis = visibility_for(
         pre, param_visibility=cfg.param_visibility, allow_unbound_model=cfg.allow_unbound_model
     )
-    samples = as_samples(calibration_inputs, exported.input_shape)
+    input_visibilities(pre, [i.name for i in exported.inputs])  # refuses what it cannot do
+    samples = model_samples(calibration_inputs, exported)
     onnx_bytes = Path(exported.onnx_path).read_bytes()
     if sha256_bytes(onnx_bytes) != exported.onnx_sha256:
         raise CompileError(
             f"{exported.onnx_path} changed since export (sha256 mismatch); export again."
         )
     data_digest = sha256_bytes(samples.astype("<f8").tobytes())
+    # committed-input proves a salted graph (zkml/model/salt.py): another circuit, another key
+    salted = pre.commits_input
+    if salted:
+        _salt.check_decomposition(cfg.decomp_base, cfg.decomp_legs)
     key = digest_of(
-        "circuit/1", exported.onnx_sha256, vis, cfg.model_dump(), data_digest, _ezkl.EZKL_VERSION
+        "circuit/1", exported.onnx_sha256, vis, cfg.model_dump(), data_digest, _ezkl.EZKL_VERSION,
+        *([f"salt/{_salt.SALT_ELEMENTS}x{_salt.SALT_ELEMENT_BITS}"] if salted else []),
     )
 
     def build(tmp: Path) -> dict[str, object]:
-        return _build(tmp, exported, onnx_bytes, samples, vis, cfg)
+        return _build(tmp, exported, onnx_bytes, samples, vis, cfg, salted=salted)
 
     with step(f"Compiling circuit ({preset})", "compile"):
         entry = cache.get_or_build("circuits", key, build)
@@ -179,21 +219,32 @@ def _build(
     samples: np.ndarray,
     vis: dict[str, str],
     cfg: CompileConfig,
+    *,
+    salted: bool = False,
 ) -> dict[str, object]:
     onnx_path = tmp / "model.onnx"
-    onnx_path.write_bytes(onnx_bytes)
+    onnx_path.write_bytes(_salt.salted_onnx(onnx_bytes, exported.input_shape) if salted
+                          else onnx_bytes)
     settings = tmp / "settings.json"
     # Calibration data is private: it stays in the cache dir only as long as the build runs.
     cal = tmp.parent / f"{tmp.name}.calibration.json"
     subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
-    _ezkl.write_input(cal, [subset.reshape(-1).tolist()])
+    # a zero salt: huge salt values would drive calibration to a useless input scale
+    flat = subset.reshape(len(subset), -1)
+    if salted:
+        flat = np.hstack([flat, np.zeros((len(flat), _salt.SALT_ELEMENTS))])
+    # several graph inputs: one flat list per input, every sample's values in turn (ezkl
+    # splits each list into samples by the input's size)
+    _ezkl.write_input(cal, [flat.reshape(-1).tolist()] if salted
+                      else _input_data(flat, exported))
     try:
         attempts = _calibrate_with_retries(cal, onnx_path, settings, vis, cfg)
         _ezkl.normalize_settings(settings)
         compiled = tmp / "model.compiled"
         _ezkl.compile_circuit(onnx_path, compiled, settings)
         s = _ezkl.read_settings(settings)
-        report = _quantization(tmp, compiled, onnx_bytes, samples, s.output_scales[0])
+        report = _quantization(tmp, compiled, onnx_bytes, samples, s.output_scales[0],
+                               salted=salted, exported=exported)
     finally:
         cal.unlink(missing_ok=True)
         for leftover in tmp.glob("*.witness.json"):
@@ -274,7 +325,7 @@ def _calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
 
 def _quantization(
     tmp: Path, compiled: Path, onnx_bytes: bytes, samples: np.ndarray, scale: int,
-    limit: int = 8,
+    limit: int = 8, *, salted: bool = False, exported: ExportedModel | None = None,
 ) -> QuantizationReport:
     """Run the compiled circuit's witness on a spread of calibration samples vs onnxruntime."""
     idx = np.unique(np.linspace(0, len(samples) - 1, num=min(limit, len(samples))).astype(int))
@@ -288,7 +339,9 @@ def _quantization(
     for i in chosen:
         x = samples[i : i + 1].reshape(samples.shape[1:])
         data = tmp / f"{i}.input.json"
-        _ezkl.write_input(data, [x.reshape(-1).tolist()])
+        # ``onnx_bytes`` is the user's graph: the reference never sees the salt
+        _ezkl.write_input(data, [x.reshape(-1).tolist() + _salt.zero_salt()] if salted
+                          else _input_data(x, exported))
         try:
             w = _ezkl.gen_witness(data, compiled, tmp / f"{i}.witness.json", None, None)
         except Exception as e:
@@ -297,7 +350,7 @@ def _quantization(
                 "decomp_legs, or lower the scales."
             ) from e
         got = np.array(dequantize(_ezkl.witness_outputs(w)[0], scale))
-        ref = run_onnx(onnx_bytes, x).reshape(-1)
+        ref = _reference(onnx_bytes, x, exported).reshape(-1)
         errs.extend(np.abs(got - ref).tolist())
         agree += int(np.argmax(got) == np.argmax(ref))
         lo_out, hi_out = min(lo_out, float(ref.min())), max(hi_out, float(ref.max()))
@@ -316,12 +369,13 @@ def evaluate(circuit: Circuit, samples: Any) -> QuantizationReport:
     Raises:
         CompileError: a sample does not fit the circuit's ranges.
     """
-    arr = as_samples(samples, circuit.exported.input_shape)
+    arr = model_samples(samples, circuit.exported)
     onnx_bytes = Path(circuit.exported.onnx_path).read_bytes()
     work = cache.private_workdir("eval")
     try:
         return _quantization(work, Path(circuit.compiled_path), onnx_bytes, arr,
-                             circuit.output_scales[0],
-                             limit=len(arr))
+                             circuit.output_scales[0], limit=len(arr),
+                             salted=get_preset(circuit.preset).commits_input,
+                             exported=circuit.exported)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -86,6 +86,9 @@ def sign(
         help="The input commitment (decimal field element) the consent covers.")] = None,
     bundle: Annotated[Path | None, typer.Option(
         help="Read the input commitment from this proof bundle instead.")] = None,
+    opening: Annotated[Path | None, typer.Option(
+        help="With --bundle: first check that the bundle commits to this opening (your input "
+        "and its salt, from the processor); refuse to sign otherwise.")] = None,
     expires_in: Annotated[str, typer.Option(help="Validity: seconds or 90m / 12h / 7d.")] = "7d",
     nonce: Annotated[int | None, typer.Option(min=0, help="The consent's nonce (default: "
                                               "random); revoke it with this number.")] = None,
@@ -108,12 +111,23 @@ def sign(
     if bundle is not None:
         from zkml.proof.bundle import load_bundle
 
-        value = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)",
-                                      BundleError)).input_commitment
+        loaded = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)",
+                                       BundleError))
+        value = loaded.input_commitment
         if value is None:
             raise ZkmlValueError(f"{bundle} commits to no input (its preset is not "
                                  "`committed-input`): consent needs an input commitment.")
         commitment = value
+        if opening is not None:
+            from zkml.proof.commitment import check_commitment, load_opening
+
+            if not check_commitment(loaded, load_opening(need_file(
+                    opening, "an opening file (X.opening.json)", ArtifactError))):
+                raise ZkmlValueError(f"{bundle} does not commit to the input and salt in "
+                                     f"{opening}: not signed. Ask the processor which input "
+                                     "this proof is of.")
+    elif opening is not None:
+        raise ZkmlValueError("--opening checks a bundle: give it with --bundle.")
     assert commitment is not None
     if not commitment.strip().isdigit():
         raise ZkmlValueError(f"--commitment {commitment[:80]!r} is not a decimal field element.")

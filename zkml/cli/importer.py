@@ -12,8 +12,9 @@ from zkml.cli.common import emit as _emit
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
-_DOC_INPUTS = ("ezkl's input.json ({'input_data': [[...]]}), a JSON list, .npy, .csv (a row per "
-               "sample) or .jsonl (a sample per line)")
+_DOC_INPUTS = ("ezkl's input.json ({'input_data': [[...]]}, one list per graph input), a JSON "
+               "list, .npy, .csv (a row per sample) or .jsonl (a sample per line; several "
+               "graph inputs: a dict by input name or a list of one value per input)")
 
 
 def _range_samples(lo: float, hi: float, shape: list[int], dtype: str, n: int = 16) -> Any:
@@ -51,28 +52,25 @@ def import_cmd(
     from zkml.artifacts import save_artifact
     from zkml.errors import InputError, ZkmlValueError
     from zkml.model.export import check_onnx, load_onnx
-    from zkml.model.inputs import graph_inputs, read_samples
+    from zkml.model.inputs import graph_inputs, read_input_samples
 
     try:
         data = model.read_bytes()
     except OSError as e:
         raise InputError(f"{model}: cannot read the ONNX file ({e.strerror}).") from e
     declared = graph_inputs(check_onnx(data, source=str(model)))
-    if len(declared) != 1:
-        raise ZkmlValueError(
-            f"{model} takes {len(declared)} inputs ({', '.join(i.name for i in declared)}); "
-            "zkml proves single-input graphs so far: concatenate them into one tensor.")
     gi = declared[0]
     d = dir or Path("build") / model.stem
     d.mkdir(parents=True, exist_ok=True)
-    samples = read_samples(input, gi)
+    # one graph input: samples (n, *shape); several: packed rows, each input's values in turn
+    samples = read_input_samples(input, declared)
     dest = d / "model.onnx"
     if model.resolve() != dest.resolve():
         shutil.copyfile(model, dest)
     exported = load_onnx(dest, samples[0], name=model.stem)
     note = None
     if calibration is not None:
-        cal = read_samples(calibration, gi)
+        cal = read_input_samples(calibration, declared)
     elif input_range is not None:
         try:
             lo, hi = (float(v) for v in input_range.split(","))
@@ -81,7 +79,11 @@ def import_cmd(
                 from e
         if not lo < hi:
             raise ZkmlValueError(f"--range {input_range!r}: LO must be below HI.")
-        cal = np.concatenate([samples, _range_samples(lo, hi, gi.shape, gi.dtype)])
+        if len(declared) == 1:
+            extra = _range_samples(lo, hi, gi.shape, gi.dtype)
+        else:
+            extra = np.hstack([_range_samples(lo, hi, [i.size], i.dtype) for i in declared])
+        cal = np.concatenate([samples, extra])
     else:
         cal = samples
         lo, hi = float(samples.min()), float(samples.max())
@@ -89,14 +91,15 @@ def import_cmd(
                 f"{hi:.4g}]): inputs far outside that range will be refused at prove time. "
                 "Widen it with --calibration FILE (representative samples) or --range LO,HI.")
     np.save(d / "calibration.npy", cal)
-    held = read_samples(eval_inputs, gi) if eval_inputs is not None else cal[:16]
+    held = read_input_samples(eval_inputs, declared) if eval_inputs is not None else cal[:16]
     np.save(d / "eval.npy", held)
     save_artifact(exported, d / "exported.json")
     if note and not as_json:
         typer.echo(f"note: {note}", err=True)
     _emit({**exported.model_dump(), "dir": str(d), "calibration_samples": len(cal),
            "note": note}, as_json,
-          f"imported {exported.name}: input {gi.name!r} {tuple(gi.shape)} {gi.dtype} -> output "
+          f"imported {exported.name}: input{'s' if len(declared) > 1 else ''} "
+          + ", ".join(f"{i.name!r} {tuple(i.shape)} {i.dtype}" for i in declared) + " -> output "
           f"{tuple(exported.output_shape)}; ops {', '.join(exported.ops)}\n"
           f"  {len(cal)} calibration sample(s); next: zkml compile --dir {d}")
 

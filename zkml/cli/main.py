@@ -17,7 +17,20 @@ from typing import Annotated
 
 import typer
 
-from zkml.cli import chain, consent, demo, importer, model, package, proof, registry, serve, srs
+from zkml.cli import (
+    chain,
+    commitment,
+    consent,
+    demo,
+    importer,
+    model,
+    package,
+    proof,
+    registry,
+    serve,
+    split,
+    srs,
+)
 from zkml.cli.common import ClickException, debug, err, internal, report_error
 
 app = typer.Typer(
@@ -39,6 +52,8 @@ for group in (model, importer, proof, package, chain, demo, serve):
 app.add_typer(srs.app, name="srs")
 app.add_typer(registry.app, name="registry")
 app.add_typer(consent.app, name="consent")
+app.add_typer(commitment.app, name="commitment")
+app.add_typer(split.app, name="split")
 
 
 def version_text() -> str:
@@ -85,9 +100,21 @@ def _usage_error(e: ClickException, as_json: bool) -> int:
     return 2
 
 
+def _split_tune_value(args: list[str]) -> list[str]:
+    """``--tune=quick`` -> ``--tune quick``: the mode is an argument after the flag, because a
+    bare ``--tune`` means thorough and the CLI's options cannot take an optional value."""
+    out: list[str] = []
+    for a in args:
+        if a.startswith("--tune="):
+            out += ["--tune", a.split("=", 1)[1]]
+        else:
+            out.append(a)
+    return out
+
+
 def main() -> None:
     """The `zkml` entry point: exit code 0 ok, 1 invalid/rejected, 2 error."""
-    args = sys.argv[1:]
+    args = _split_tune_value(sys.argv[1:])
     as_json = "--json" in args
     try:
         code = app(args=args, prog_name="zkml", standalone_mode=False)

@@ -280,15 +280,41 @@ def compile_cmd(
         help="Accept param visibility 'private': proofs are then NOT bound to this model."),
     ] = False,
     tune: Annotated[bool, typer.Option(
-        "--tune", help="Search the fastest settings within the accuracy bound first (as "
-        "`zkml tune`, cached; minutes on big models).")] = False,
+        "--tune", help="Search the fastest settings within the accuracy bound first (as `zkml "
+        "tune`, cached): `--tune quick` = layout estimates and at most 2 calibrations, no "
+        "proof (seconds); `--tune` or `--tune thorough` = proves the best candidates (minutes "
+        "on big models).")] = False,
+    tune_mode: Annotated[str | None, typer.Argument(
+        metavar="[quick|thorough]", help="The --tune mode (default thorough).",
+        show_default=False)] = None,
+    segments: Annotated[str | None, typer.Option(
+        "--segments", help="Split proving: cut the model into K segments, or 'auto' (the "
+        "fewest that fit --max-memory); as `zkml split compile`, then `zkml split setup|prove"
+        "|verify`.")] = None,
+    max_memory: Annotated[float | None, typer.Option(
+        "--max-memory", help="GB one segment proof may use (with --segments auto).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Calibrate and compile the circuit; report logrows, rows and quantization error."""
+    if segments is not None or max_memory is not None:
+        from zkml.cli.split import compile_split_dir
+
+        if tune or calibration or param_visibility or allow_unbound_model:
+            raise ZkmlValueError("--segments takes --max-memory and --preset only: split "
+                                 "proving calibrates each segment on its own.")
+        return compile_split_dir(dir, segments or "auto", max_memory,
+                                 preset or "private-input", as_json)
     from zkml.api import compile_model
     from zkml.artifacts import ExportedModel, save_artifact
     from zkml.presets import get_preset, visibility_for
+    from zkml.tuning.tuner import check_mode
 
+    # the mode is an argument after the flag (`--tune quick`): the CLI's options cannot take
+    # an optional value, and a bare `--tune` means thorough, as before modes existed
+    if tune_mode is not None and not tune:
+        raise ZkmlValueError(f"compile takes no argument {tune_mode!r}; a tuning mode goes "
+                             f"after --tune: `zkml compile --dir {dir} --tune {tune_mode}`.")
+    mode = check_mode(tune_mode or "thorough") if tune else False  # before any file is read
     if preset is not None:
         get_preset(preset)  # an unknown name fails before any file is read
     exported = need_artifact(ExportedModel, dir, "exported.json")
@@ -304,7 +330,7 @@ def compile_cmd(
                else _npy(dir / "calibration.npy", "calibration samples", producer=dir))
     held_out = dir / "eval.npy"
     circuit = compile_model(
-        exported, samples, preset=chosen, config=_config(cfg, dir), tune=tune,
+        exported, samples, preset=chosen, config=_config(cfg, dir), tune=mode,
         eval_inputs=_npy(held_out, "held-out samples") if held_out.exists() else None)
     save_artifact(circuit, dir / "circuit.json")
     q = circuit.quantization
@@ -329,14 +355,19 @@ def tune_cmd(
                                               "sample (classifiers).")] = True,
     min_gain: Annotated[float, typer.Option(help="Measured prove-time gain needed to leave "
                                             "ezkl's defaults (0.1 = 10%).")] = 0.1,
+    mode: Annotated[str, typer.Option(help="thorough: prove the best candidates (minutes); "
+                                      "quick: layout estimates and at most 2 calibrations, no "
+                                      "proof (seconds).")] = "thorough",
     as_json: JsonOpt = False,
 ) -> None:
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
     the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
     from zkml.artifacts import ExportedModel
     from zkml.chain.gas import VerifyGasMeter
-    from zkml.tuning.tuner import AccuracyBound, tune_cached
+    from zkml.tuning.cached import tune_cached
+    from zkml.tuning.tuner import AccuracyBound, check_mode
 
+    check_mode(mode)  # before any file is read
     exported = need_artifact(ExportedModel, dir, "exported.json")
     zoo_path = dir / "zoo.json"
     zoo = _build_settings(dir)
@@ -349,7 +380,7 @@ def tune_cmd(
         cfg, report = tune_cached(
             exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
             bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),
-            min_gain=min_gain, gas_meter=meter)
+            min_gain=min_gain, gas_meter=meter if mode == "thorough" else None, mode=mode)
     zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
     if as_json:
         out.print_json(json.dumps(report, default=str))

@@ -51,20 +51,36 @@ def prove_cmd(
                                           "or .npy.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the bundle.")]
     = Path("bundle.json"),
+    opening: Annotated[Path | None, typer.Option(
+        help="committed-input: where to write the PRIVATE opening of the input commitment "
+        "(input + salt, mode 0600; default: next to the bundle, X.opening.json).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove one inference; write a proof bundle (public: no private values)."""
+    """Prove one inference; write a proof bundle (public: no private values). With the
+    committed-input preset, also the commitment's opening (private: keep it, never share it)."""
     from zkml.artifacts import save_artifact
     from zkml.cli._dir import load_keys
-    from zkml.errors import InputError
-    from zkml.proof.prove import prove
+    from zkml.errors import InputError, ZkmlValueError
+    from zkml.presets import get_preset
+    from zkml.proof.commitment import opening_path_for, write_opening
+    from zkml.proof.prove import prove_with_opening
 
     need_file(input, "an input file: .json (a list, or {'input_data': ...}) or .npy", InputError)
-    bundle = prove(load_keys(dir), input)
+    keys = load_keys(dir)
+    if opening is not None and not get_preset(keys.circuit.preset).commits_input:
+        raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
+                             "the opening is for committed-input proofs only.")
+    bundle, secret = prove_with_opening(keys, input)
     save_artifact(bundle, output)
-    _emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id},
+    where = None
+    if secret is not None:
+        where = write_opening(secret, opening or opening_path_for(output))
+    _emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id,
+           "input_commitment": bundle.input_commitment,
+           "opening": str(where) if where else None},
           as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
-          f"({len(bundle.proof) // 2 - 1} byte proof)")
+          f"({len(bundle.proof) // 2 - 1} byte proof)"
+          + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
 
 
 @app.command("verify")
@@ -119,10 +135,15 @@ def prove_batch_cmd(
     key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
     registry: Annotated[Path, typer.Option(help="Registry deployment JSON (with --submit).")]
     = Path("build/registry.json"),
+    consent_dir: Annotated[Path | None, typer.Option(
+        help="With --submit: a folder of the data owners' consent files (`zkml consent sign "
+        "--bundle`); each bundle is submitted with the consent for its input commitment, and "
+        "never without one.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove many inputs (one bundle each, plus a manifest); resumable. Exit code 1 if any
-    input failed."""
+    input failed, or (with --consent-dir) any input was not recorded for want of a valid
+    consent."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -133,6 +154,7 @@ def prove_batch_cmd(
     )
 
     from zkml.artifacts import ModelRegistration
+    from zkml.errors import ZkmlValueError
     from zkml.proof.batch import prove_batch, read_inputs
 
     if backend not in ("local", "ray"):
@@ -140,13 +162,23 @@ def prove_batch_cmd(
     # everything that can fail fast does, before the first proof
     items = read_inputs(inputs)
     target = None
+    if consent_dir is not None and not submit:
+        raise ZkmlValueError("--consent-dir is used when submitting: add --submit.")
+    if consent_dir is not None and not consent_dir.is_dir():
+        raise ZkmlValueError(f"--consent-dir {consent_dir}: no such directory; give the folder "
+                             "of the owners' consent files.")
     if submit:
+        from zkml.chain.consent_batch import consent_required
         from zkml.cli.common import need_registry
         from zkml.cli.common import registry_chain as _chain
 
         reg = need_registry(registry)
         reg_model = need_artifact(ModelRegistration, dir, "registration.json")
         target = (_chain(rpc_url, key_env), reg, reg_model.onchain_model_id)
+        if consent_dir is None and consent_required(*target):
+            raise ZkmlValueError("this model records inferences only with the data owners' "
+                                 "consent: prove first, collect a consent per bundle (`zkml "
+                                 "consent sign --bundle`), then pass --consent-dir DIR.")
     cols = (TextColumn("proving"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
             TimeRemainingColumn())
@@ -169,7 +201,16 @@ def prove_batch_cmd(
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           verify=verify, on_result=on_result)
     submitted: dict[str, str] = {}
-    if target is not None:
+    unrecorded = False
+    if target is not None and consent_dir is not None:
+        from zkml.chain.consent_batch import all_recorded, submit_batch_with_consent
+
+        submitted = submit_batch_with_consent(*target, res.manifest_path, consent_dir)
+        unrecorded = not all_recorded(submitted)
+        for i, status in submitted.items():
+            if not status.startswith(("recorded", "already recorded")):
+                err.print(f"✗ {i}: not recorded ({status})", markup=False, highlight=False)
+    elif target is not None:
         from zkml.chain.registry import submit_batch
 
         submitted = submit_batch(*target, res.manifest_path)
@@ -181,4 +222,4 @@ def prove_batch_cmd(
           f"failed {res.failed} with {res.workers} worker(s) in {res.elapsed:.1f}s "
           f"({res.throughput_per_minute:.1f} proofs/min)\n  manifest: {res.manifest_path}"
           + (f"\n  registry: {len(submitted)} submitted" if submit else ""))
-    raise typer.Exit(1 if res.failed else 0)
+    raise typer.Exit(1 if res.failed or unrecorded else 0)

@@ -213,6 +213,9 @@ def show(inference_id: Annotated[str, typer.Argument(
 @handle_errors
 def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
           key_env: KeyEnvOpt = DEFAULT_KEY_ENV, registry: RegistryOpt = DEFAULT_REGISTRY,
+          data_owner: Annotated[str | None, typer.Option(
+              help="Check the record made with this data owner's consent (0x address).")]
+          = None,
           as_json: JsonOpt = False) -> None:
     """Confirm a local bundle matches an on-chain record (same model id and instances) and
     verifies locally. Exit code 0 if all hold, 1 if not."""
@@ -221,11 +224,14 @@ def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
     from zkml.cli._dir import load_keys
     from zkml.proof.verify import load_bundle
 
+    if data_owner is not None:
+        data_owner = check_address(data_owner, "--data-owner")
     b = load_bundle(need_file(bundle, _BUNDLE, BundleError))
     reg_model = need_artifact(ModelRegistration, dir, "registration.json")
     keys = load_keys(dir)
     reg = need_registry(registry)
-    c = check_bundle(registry_chain(rpc_url, key_env), reg, reg_model, b, keys)
+    c = check_bundle(registry_chain(rpc_url, key_env), reg, reg_model, b, keys,
+                     data_owner=data_owner)
     facts = {"recorded": c.recorded, "same_model": c.same_model,
              "same_instances": c.same_instances, "proof_valid": c.proof_valid}
     emit({**facts, "ok": c.ok}, as_json,

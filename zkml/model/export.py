@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     import torch
 
     from zkml.model.trees import Estimator  # estimators: zkml/model/trees.py
-from zkml.artifacts import ExportedModel
+from zkml.artifacts import ExportedModel, InputSpec
 from zkml.errors import ExportError, InputError
 
 __all__ = ["export", "load_onnx", "check_onnx", "run_onnx"]
@@ -56,14 +57,25 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
               "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_}
 
 
-def run_onnx(onnx_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Float reference: run the graph on one input with onnxruntime, fed in the dtype the
-    graph declares (an int64 index input gets int64, not float)."""
+def run_onnx(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """Float reference: run the graph with onnxruntime on one input (an array: the graph's
+    first input) or one value per graph input (a list or tuple, in the graph's order), each fed
+    in the dtype the graph declares (an int64 index input gets int64, not float).
+
+    Raises:
+        InputError: a list of another length than the graph's inputs.
+    """
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
-    first = sess.get_inputs()[0]
-    out = sess.run(None, {first.name: inputs.astype(_ORT_TYPES.get(first.type, np.float32))})
+    declared = sess.get_inputs()
+    values = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(values) != len(declared):
+        raise InputError(f"{len(values)} values for a graph of {len(declared)} inputs "
+                         f"({', '.join(d.name for d in declared)}).")
+    feed: dict[str, Any] = {d.name: np.asarray(v).astype(_ORT_TYPES.get(d.type, np.float32))
+                           for d, v in zip(declared, values, strict=True)}
+    out = sess.run(None, feed)
     return np.asarray(out[0], dtype=np.float64)
 
 
@@ -78,10 +90,12 @@ def export(
     """Export ``model`` to ONNX at ``path``, checked by running it on ``example_input``.
 
     Args:
-        model: a PyTorch module taking one tensor input, or a fitted scikit-learn, XGBoost
-            or LightGBM estimator (``zkml.model.trees.SUPPORTED``; the ``trees`` extra).
+        model: a PyTorch module, or a fitted scikit-learn, XGBoost or LightGBM estimator
+            (``zkml.model.trees.SUPPORTED``; the ``trees`` extra).
         example_input: one input of the shape the circuit will accept (batch dimension
-            included), as a tensor, array or nested list.
+            included), as a tensor, array or nested list; for a module whose forward takes
+            several tensors, a tuple of them (the graph inputs are named after forward's
+            arguments). Integer tensors (token ids) stay integer inputs.
         path: where to write the ``.onnx`` file (written atomically).
         name: a label for reports; defaults to the file stem.
         check_rows: estimators only: held-out rows the graph must match ``predict_proba``
@@ -98,6 +112,7 @@ def export(
 
     Example:
         >>> exported = zkml.export(net, torch.zeros(1, 4), "build/net.onnx")
+        >>> two = zkml.export(masked, (torch.zeros(1, 4), torch.ones(1, 4)), "build/m.onnx")
     """
     import torch  # imported here: proving and verifying never need it
 
@@ -109,12 +124,12 @@ def export(
     if check_rows is not None:
         raise ExportError("check_rows is for estimators; a torch module is exported as is.")
     # --- end estimators ---
-    raw = example_input.detach().cpu().numpy() if isinstance(example_input, torch.Tensor) \
-        else np.asarray(example_input)
-    # integer and boolean inputs (token ids, masks) keep their dtype; everything else is float
-    x = torch.as_tensor(raw if raw.dtype.kind in "iub" else raw.astype(np.float32))
-    if x.is_floating_point() and not torch.isfinite(x).all():
-        raise InputError("example_input contains NaN or infinity; give finite numbers.")
+    several = isinstance(example_input, tuple) or (
+        isinstance(example_input, list) and len(example_input) > 1
+        and all(isinstance(v, torch.Tensor) for v in example_input))
+    xs = [_tensor(v, torch) for v in (example_input if several else [example_input])]
+    several = len(xs) > 1  # a 1-tuple is the one input, as torch.onnx.export reads it
+    names = _input_names(model, len(xs)) if several else ["input"]
     model = model.eval()
     buf = io.BytesIO()
     try:
@@ -122,9 +137,9 @@ def export(
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
-                (x,),
+                tuple(xs),
                 buf,  # type: ignore[arg-type]  # torch accepts file objects
-                input_names=["input"],
+                input_names=names,
                 output_names=["output"],
                 opset_version=18,  # ezkl's tract is tested up to opset 18
                 dynamo=False,
@@ -135,9 +150,34 @@ def export(
         ) from e
     path = Path(path)
     data = buf.getvalue()
-    exported = _describe(data, x.numpy(), path, name)
+    exported = _describe(data, [x.numpy() for x in xs] if several else xs[0].numpy(), path,
+                         name)
     atomic_write_bytes(path, data)
     return exported
+
+
+def _tensor(value: Any, torch: Any) -> Any:
+    """One example input as a tensor: integer and boolean inputs (token ids, masks) keep
+    their dtype; everything else is float32."""
+    raw = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    x = torch.as_tensor(raw if raw.dtype.kind in "iub" else raw.astype(np.float32))
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise InputError("example_input contains NaN or infinity; give finite numbers.")
+    return x
+
+
+def _input_names(model: Any, n: int) -> list[str]:
+    """The graph inputs' names: the forward arguments' (``features``, ``mask``), so inputs can
+    be given by name later; ``input_0``... when forward's signature does not say."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return positional[:n] if len(positional) >= n else [f"input_{i}" for i in range(n)]
 
 
 def load_onnx(path: str | Path, example_input: Any, *, name: str | None = None) -> ExportedModel:
@@ -145,56 +185,67 @@ def load_onnx(path: str | Path, example_input: Any, *, name: str | None = None) 
 
     Args:
         path: the ``.onnx`` file; it is checked, not copied (compile re-checks its sha256).
-        example_input: one input of the shape the model takes, batch dimension included.
+        example_input: one input of the shape the model takes, batch dimension included; for
+            a graph with several inputs, one value per input: a dict by input name, a list or
+            tuple in the graph's order, or one packed row (``zkml.model.inputs``).
         name: a label for reports; defaults to the file stem.
 
     Raises:
         ExportError: the file is missing, not ONNX, or fails onnx.checker.
         UnsupportedOpError: the graph uses operators ezkl cannot compile.
-        InputError: the example input is not finite numbers or does not fit the graph.
+        InputError: the example input is not finite numbers or does not fit the graph (an
+            input missing, unknown or misshaped is named).
 
     Example:
         >>> exported = zkml.load_onnx("model.onnx", np.zeros((1, 30)))
+        >>> exported = zkml.load_onnx("lm.onnx", {"ids": [[3, 1, 4]], "pos": np.zeros((1, 3))})
     """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise ExportError(f"{path}: cannot read the ONNX file ({e.strerror}).") from e
-    try:
-        x = np.asarray(example_input, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"example_input is not an array of numbers: {e}") from e
-    if not np.isfinite(x).all():
-        raise InputError("example_input contains NaN or infinity; give finite numbers.")
-    return _describe(data, x, path, name)
+    return _describe(data, example_input, path, name)
 
 
-def _describe(data: bytes, x: np.ndarray, path: Path, name: str | None) -> ExportedModel:
-    from zkml.model.inputs import graph_inputs
+def _describe(data: bytes, example: Any, path: Path, name: str | None) -> ExportedModel:
+    from zkml.model.inputs import coerce_inputs, graph_inputs, unpack
 
     graph = check_onnx(data, source=name or str(path))
     declared = graph_inputs(graph)
-    if len(declared) != 1:
-        raise ExportError(
-            f"{name or path} takes {len(declared)} inputs "
-            f"({', '.join(i.name for i in declared)}); zkml proves single-input graphs so "
-            "far: concatenate the inputs into one tensor and split it inside the model.")
-    if x.size == declared[0].size and tuple(x.shape) != tuple(declared[0].shape):
-        x = x.reshape(declared[0].shape)  # a flat example for a (1, n) graph
+    if len(declared) == 1:
+        try:
+            x = np.asarray(example, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"example_input is not an array of numbers: {e}") from e
+        if not np.isfinite(x).all():
+            raise InputError("example_input contains NaN or infinity; give finite numbers.")
+        if x.size == declared[0].size and tuple(x.shape) != tuple(declared[0].shape):
+            x = x.reshape(declared[0].shape)  # a flat example for a (1, n) graph
+        feed: np.ndarray | list[np.ndarray] = x
+        first_shape = list(x.shape)
+    else:
+        feed = [p[0] for p in unpack(coerce_inputs(example, declared, one=True), declared)]
+        first_shape = list(declared[0].shape)
     try:
-        reference = run_onnx(data, x)
+        reference = run_onnx(data, feed)
     except Exception as e:  # onnxruntime raises its own types for shape/type mismatches
+        shapes = ", ".join(str(tuple(np.shape(v))) for v in
+                           (feed if isinstance(feed, list) else [feed]))
         raise InputError(
-            f"the example input {tuple(x.shape)} does not fit the graph's input: "
+            f"the example input {shapes} does not fit the graph's input(s): "
             f"{str(e).splitlines()[0][:200]}"
         ) from e
+    inputs = [InputSpec(name=d.name, shape=list(d.shape), dtype=d.dtype) for d in declared]
+    if len(declared) == 1:  # the example's shape, as before several inputs were known
+        inputs = [inputs[0].model_copy(update={"shape": first_shape})]
     return ExportedModel(
         name=name or path.stem,
         onnx_path=str(path.resolve()),
         onnx_sha256=sha256_bytes(data),
-        input_shape=list(x.shape),
+        input_shape=first_shape,
         input_dtype=declared[0].dtype,
         output_shape=_shape(graph.graph.output[0]) or list(reference.shape),
         ops=sorted({n.op_type for n in graph.graph.node}),
+        inputs=inputs,
     )

@@ -3,15 +3,21 @@
 Whatever the file holds, each sample is reshaped to the graph's declared input shape (symbolic
 dimensions read as 1, as ezkl does), never by guessing: a sample must have exactly that many
 values, and a file of several samples must split evenly into them.
+
+A graph with several inputs takes one value per graph input (:func:`coerce_inputs`): a dict
+``{input_name: value}``, a list or tuple in the graph's order (ezkl's ``input_data``), or a
+numpy array of *packed* rows, each the concatenation of the inputs' flattened values in the
+graph's order (how calibration samples of such a model are stored in one ``.npy``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnx
@@ -19,7 +25,8 @@ import onnx
 from zkml._ezkl import formats as _ezkl_formats
 from zkml.errors import InputError, InputShapeError, ZkmlValueError
 
-__all__ = ["GraphInput", "graph_inputs", "read_samples", "DTYPES"]
+__all__ = ["GraphInput", "graph_inputs", "read_samples", "read_input_samples", "DTYPES",
+           "coerce_inputs", "unpack"]
 
 #: ONNX tensor element types zkml feeds to onnxruntime and ezkl, by numpy name
 DTYPES: dict[int, str] = {
@@ -161,3 +168,212 @@ def read_samples(path: str | Path, graph_input: GraphInput) -> np.ndarray:
         raise InputError(f"{p}: graph input {graph_input.name!r} is {graph_input.dtype}; the "
                          "file holds fractional values.")
     return arr.reshape((n, *graph_input.shape)).astype(dtype)
+
+
+# Several graph inputs ----------------------------------------------------------------------
+
+class Spec(Protocol):
+    """A graph input as :class:`GraphInput` and ``zkml.artifacts.InputSpec`` describe it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> list[int]: ...
+    @property
+    def dtype(self) -> str: ...
+
+
+def _size(spec: Spec) -> int:
+    return int(np.prod(spec.shape))
+
+
+def _names(specs: Sequence[Spec]) -> str:
+    return ", ".join(repr(s.name) for s in specs)
+
+
+def _per_input(value: Any, spec: Spec) -> np.ndarray:
+    """One graph input's samples, (n, size): one sample in the input's shape (batch dimension
+    optional), samples stacked on a first axis, or a flat list of n * size values (ezkl)."""
+    if isinstance(value, (str, bytes)):
+        raise InputError(f"graph input {spec.name!r}: give numbers, not a string.")
+    try:
+        raw = np.asarray(value)
+        arr = raw.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"graph input {spec.name!r} is not an array of numbers of one "
+                         f"rectangular shape ({e}).") from e
+    if raw.dtype.kind == "b" and spec.dtype != "bool":
+        raise InputError(f"graph input {spec.name!r} is {spec.dtype}: give numbers, not "
+                         "booleans.")
+    one, size = tuple(spec.shape), _size(spec)
+    forms = [one] + ([one[1:]] if len(one) > 1 and one[0] == 1 else [])
+    if arr.size and arr.shape in forms:
+        n = 1
+    elif arr.ndim >= 2 and arr.shape[0] > 0 and (arr.shape[1:] in forms
+                                                 or arr.shape[1:] == (size,)):
+        n = arr.shape[0]
+    elif arr.ndim == 1 and arr.size and arr.size % size == 0:
+        n = arr.size // size
+    else:
+        raise InputShapeError(
+            f"graph input {spec.name!r}: values of shape {arr.shape} do not fit its shape "
+            f"{one} ({size} values a sample); give one sample of that shape, or n of them "
+            "stacked on a first axis.")
+    if not np.isfinite(arr).all():
+        raise InputError(f"graph input {spec.name!r} contains NaN or infinity; give finite "
+                         "numbers.")
+    if np.dtype(spec.dtype).kind in "iub" and not np.array_equal(arr, np.round(arr)):
+        raise InputError(f"graph input {spec.name!r} is {spec.dtype}: give whole numbers, "
+                         "not fractions.")
+    return arr.reshape(n, size)
+
+
+def _by_name(value: dict[str, Any], specs: Sequence[Spec]) -> list[Any]:
+    missing = [s.name for s in specs if s.name not in value]
+    extra = sorted(set(value) - {s.name for s in specs})
+    if missing or extra:
+        what = "; ".join(
+            ([f"missing {', '.join(repr(m) for m in missing)}"] if missing else [])
+            + ([f"unknown {', '.join(repr(x) for x in extra)}"] if extra else []))
+        raise InputError(f"inputs by name: {what}; the model takes {_names(specs)}.")
+    return [value[s.name] for s in specs]
+
+
+def coerce_inputs(value: Any, specs: Sequence[Spec], *, one: bool = False) -> np.ndarray:
+    """Samples of a graph with several inputs, packed: (n, total values), each row the
+    concatenation of the inputs' flattened values in the graph's order (float64).
+
+    Args:
+        value: a dict ``{input_name: value}``, ezkl's ``{"input_data": [...]}``, a list or
+            tuple of one value per graph input (each one sample or n stacked), a list of such
+            dicts (one per sample), or a numpy array of packed rows.
+        specs: the graph's inputs, in order.
+        one: exactly one sample is expected (a proof's input).
+
+    Returns:
+        The packed samples, (n, sum of the inputs' sizes).
+
+    Raises:
+        InputError: an input missing, unknown or of the wrong count (named), not numbers,
+            NaN/inf, or fractional for an integer input.
+        InputShapeError: an input's values do not fit its shape, the inputs hold different
+            numbers of samples, or several samples where one was expected.
+
+    Example:
+        >>> coerce_inputs({"features": x, "mask": m}, exported.inputs, one=True)
+    """
+    total = sum(_size(s) for s in specs)
+    if isinstance(value, dict) and not set(value) <= {s.name for s in specs}:
+        ezkl = _ezkl_formats.input_file_values(value)  # ezkl's input.json, not inputs by name
+        value = value if ezkl is None else ezkl
+    parts: list[Any] | None = None
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        rows = np.concatenate([coerce_inputs(v, specs) for v in value])
+    elif isinstance(value, dict):
+        parts = _by_name(value, specs)
+    elif isinstance(value, (list, tuple)):
+        if len(value) != len(specs):
+            raise InputError(
+                f"the model takes {len(specs)} inputs ({_names(specs)}): give one value per "
+                f"input in that order, or a dict by name; got {len(value)} value(s).")
+        parts = list(value)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"inputs are not numbers ({e}); give one value per graph input "
+                             f"({_names(specs)}).") from e
+        if arr.size == 0 or arr.size % total or (arr.ndim > 1 and arr.shape[-1] != total
+                                                 and arr.size != total):
+            raise InputShapeError(
+                f"an array of shape {arr.shape} is not packed rows of this model's "
+                f"{len(specs)} inputs ({_names(specs)}: {total} values a sample); give one "
+                "value per input (a list, tuple or dict by name) instead.")
+        parts = unpack(arr.reshape(-1, total), specs, cast=False)
+    if parts is not None:
+        cols = [_per_input(p, s) for p, s in zip(parts, specs, strict=True)]
+        counts = {s.name: len(c) for s, c in zip(specs, cols, strict=True)}
+        if len(set(counts.values())) > 1:
+            raise InputShapeError(
+                "the inputs hold different numbers of samples ("
+                + ", ".join(f"{k!r}: {v}" for k, v in counts.items()) + "); give each input "
+                "the same number.")
+        rows = np.hstack(cols)
+    if one and len(rows) != 1:
+        raise InputShapeError(f"{len(rows)} samples given where one input is expected (one "
+                              f"value per graph input: {_names(specs)}).")
+    return rows
+
+
+def unpack(rows: np.ndarray, specs: Sequence[Spec], *, cast: bool = True) -> list[np.ndarray]:
+    """Packed rows (n, total) -> one array per graph input, (n, *shape), in its dtype."""
+    out, start = [], 0
+    for s in specs:
+        part = rows[:, start:start + _size(s)].reshape((len(rows), *s.shape))
+        out.append(part.astype(np.dtype(s.dtype)) if cast else part)
+        start += _size(s)
+    return out
+
+
+def read_input_samples(path: str | Path, specs: Sequence[Spec]) -> np.ndarray:
+    """Samples for a graph's inputs from a file: for one input, :func:`read_samples`; for
+    several, packed rows (see :func:`coerce_inputs`).
+
+    Files for several inputs: ezkl's input.json (``input_data``: one flat list per input, n
+    samples each), a JSON dict by input name or list of such dicts, .jsonl (one sample a line:
+    a dict by name, ``{"input": ...}``, or a list of one value per input), .npy or .csv of
+    packed rows.
+
+    Raises:
+        InputShapeError: the values do not fit the inputs (the input is named).
+        InputError: unreadable, not numbers, NaN/inf, an input missing or unknown.
+    """
+    if len(specs) == 1:
+        gi = specs[0]
+        return read_samples(path, GraphInput(gi.name, list(gi.shape), gi.dtype))
+    p = Path(path)
+    if p.suffix.lower() == ".jsonl":
+        try:
+            lines = p.read_text().splitlines()
+        except FileNotFoundError as e:
+            raise InputError(f"{p}: no such input file.") from e
+        except (OSError, ValueError) as e:
+            raise InputError(f"{p}: not a readable .jsonl file ({e}).") from e
+        rows = []
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as e:
+                raise InputError(f"{p}:{n}: not JSON ({e}).") from e
+            if isinstance(item, dict) and "input" in item:
+                item = item["input"]
+            try:
+                rows.append(coerce_inputs(item, specs, one=True))
+            except InputError as e:
+                raise type(e)(f"{p}:{n}: {e}") from e
+        if not rows:
+            raise InputError(f"{p}: no samples in this file.")
+        return np.concatenate(rows)
+    if p.suffix.lower() in (".npy", ".csv"):  # packed rows: an array, never one per input
+        try:
+            raw: Any = np.asarray(_load(p), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{p}: not rows of numbers of one length ({e}).") from e
+    else:
+        raw = _load_json(p)
+    try:
+        return coerce_inputs(raw, specs)
+    except InputError as e:
+        raise type(e)(f"{p}: {e}") from e
+
+
+def _load_json(p: Path) -> Any:
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError as e:
+        raise InputError(f"{p}: no such input file.") from e
+    except (OSError, ValueError) as e:
+        raise InputError(f"{p}: not JSON ({e}); give ezkl's input.json, a JSON dict by input "
+                         "name, .jsonl, or .npy / .csv of packed rows.") from e

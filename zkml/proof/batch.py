@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from zkml._utils import atomic_write_bytes, atomic_write_json, sha256_file
 from zkml.artifacts import Keys, ProofBundle, save_artifact
 from zkml.errors import InputError, ZkmlError, ZkmlValueError
+from zkml.proof.commitment import CommitmentOpening, write_opening
 
 __all__ = ["prove_batch", "read_inputs", "BatchResult", "ManifestEntry", "estimate_proof_memory"]
 
@@ -41,6 +42,8 @@ class ManifestEntry(BaseModel):
     input_id: str
     status: Literal["ok", "error", "skipped"]
     bundle: str | None = None
+    #: committed-input only: the PRIVATE opening (input + salt) next to the bundle, mode 0600
+    opening: str | None = None
     error: str | None = None
     error_type: str | None = None
     attempts: int = 0
@@ -70,6 +73,11 @@ class BatchResult:
 def read_inputs(source: str | Path) -> list[tuple[str, Any]]:
     """Read a batch: a .jsonl file (a list, or {"id": ..., "input": ...} per line), an .npy
     array (one input per row), or a directory of .json / .npy files (id = file stem).
+
+    For a model with several graph inputs each input is one value per graph input: a dict
+    by input name, a list in the graph's order, ezkl's {"input_data": [...]}, or a packed
+    .npy row; it is checked when proved, so a bad row is that row's error
+    (``zkml.model.inputs.coerce_inputs``).
 
     Raises:
         InputError: the source is missing or unreadable, or a .jsonl line is not JSON (its
@@ -128,18 +136,20 @@ def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[
     """Prove one input; never raises for a bad input (the error goes into the result)."""
     import warnings
 
-    from zkml.proof.prove import prove
+    from zkml.proof.prove import prove_with_opening
     from zkml.proof.verify import verify as verify_bundle
 
     warnings.simplefilter("ignore")
     keys = Keys.model_validate_json(keys_json)
     t0 = time.perf_counter()
     try:
-        bundle = prove(keys, value)
+        bundle, opening = prove_with_opening(keys, value)
     except ZkmlError as e:
         return {"input_id": input_id, "error": str(e), "error_type": type(e).__name__}
-    result = {"input_id": input_id, "bundle": bundle.model_dump_json(),
-              "prove_seconds": time.perf_counter() - t0}
+    result: dict[str, Any] = {"input_id": input_id, "bundle": bundle.model_dump_json(),
+                              "prove_seconds": time.perf_counter() - t0}
+    if opening is not None:  # private: written by the driver next to the bundle, mode 0600
+        result["opening"] = opening.model_dump_json()
     if verify:
         result["verified"] = verify_bundle(bundle, keys)
     return result
@@ -151,10 +161,12 @@ def _limit_threads(threads: int) -> None:
     os.environ["RAYON_NUM_THREADS"] = str(threads)
 
 
-def _local(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool
+def _local(keys: BaseModel, todo: list[tuple[str, Any]], workers: int, verify: bool,
+           work: Callable[[str, str, Any, bool], dict[str, Any]] = _prove_one,
            ) -> Iterator[dict[str, Any]]:
     """A bounded process pool; a pool broken by a dead worker is rebuilt and the lost inputs
-    are retried (up to MAX_ATTEMPTS each)."""
+    are retried (up to MAX_ATTEMPTS each). ``work(keys_json, id, value, verify)`` is the unit
+    (one proof; zkml.split passes its segment prover)."""
     keys_json = keys.model_dump_json()
     attempts: dict[str, int] = {}
     pending = list(todo)
@@ -163,7 +175,7 @@ def _local(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool
         threads = max(1, (os.cpu_count() or 1) // workers)
         with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
                                     initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = {pool.submit(_prove_one, keys_json, i, v, verify): (i, v)
+            futures = {pool.submit(work, keys_json, i, v, verify): (i, v)
                        for i, v in pending}
             for fut in cf.as_completed(futures):
                 i, v = futures[fut]
@@ -181,8 +193,13 @@ def _local(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool
         pending = retry
 
 
-def _ray(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool,
-         address: str | None) -> Iterator[dict[str, Any]]:
+def _ray(keys: BaseModel, todo: list[tuple[str, Any]], workers: int, verify: bool,
+         address: str | None,
+         work: Callable[[str, str, Any, bool], dict[str, Any]] | None = None,
+         ) -> Iterator[dict[str, Any]]:
+    """Ray tasks, one per input, retried by Ray when a worker dies. With ``work`` (zkml.split's
+    segment prover), each task runs ``work(keys_json, id, value, verify)`` and reads the key
+    files by path: a local cluster or nodes sharing the filesystem."""
     try:
         import ray
     except ImportError as e:
@@ -195,34 +212,46 @@ def _ray(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool,
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
+        # One core per task, and ezkl's rayon pool sized to match (see _limit_threads).
+        opts: dict[str, Any] = {
+            "num_cpus": 1, "max_retries": MAX_ATTEMPTS - 1, "retry_exceptions": False,
+            "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
+        keys_json = keys.model_dump_json()
+        if work is not None:
+            yield from _ray_stream(ray, ray.remote(**opts)(work), (keys_json,), todo, workers,
+                                   verify)
+            return
+        assert isinstance(keys, Keys)
         # Circuit, keys and SRS go into the object store once; each node materialises them
         # once, under a content-addressed directory (see _node_keys).
         files = {name: Path(p).read_bytes() for name, p in _key_files(keys).items()}
         digest = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
-        files_ref = ray.put(files)
-        # One core per task, and ezkl's rayon pool sized to match (see _limit_threads).
-        task = ray.remote(num_cpus=1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=False,
-                          runtime_env={"env_vars": {"RAYON_NUM_THREADS": "1"}})(_ray_prove)
-        keys_json = keys.model_dump_json()
-        inflight: dict[Any, str] = {}
-        queue = list(todo)
-        while queue or inflight:
-            while queue and len(inflight) < workers:
-                i, v = queue.pop(0)
-                ref = task.remote(files_ref, digest, keys_json, i, _portable(v), verify)
-                inflight[ref] = i
-            done, _ = ray.wait(list(inflight), num_returns=1)
-            for ref in done:
-                i = inflight.pop(ref)
-                try:
-                    res = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - a task lost after all its retries
-                    res = {"input_id": i, "error": f"worker failed: {str(e)[:200]}",
-                           "error_type": "WorkerDied"}
-                yield res
+        task = ray.remote(**opts)(_ray_prove)
+        yield from _ray_stream(ray, task, (ray.put(files), digest, keys_json), todo, workers,
+                               verify)
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_stream(ray: Any, task: Any, head: tuple[Any, ...], todo: list[tuple[str, Any]],
+                workers: int, verify: bool) -> Iterator[dict[str, Any]]:
+    """At most ``workers`` tasks in flight; yields each result as it lands."""
+    inflight: dict[Any, str] = {}
+    queue = list(todo)
+    while queue or inflight:
+        while queue and len(inflight) < workers:
+            i, v = queue.pop(0)
+            inflight[task.remote(*head, i, _portable(v), verify)] = i
+        done, _ = ray.wait(list(inflight), num_returns=1)
+        for ref in done:
+            i = inflight.pop(ref)
+            try:
+                res = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - a task lost after all its retries
+                res = {"input_id": i, "error": f"worker failed: {str(e)[:200]}",
+                       "error_type": "WorkerDied"}
+            yield res
 
 
 def _portable(v: Any) -> Any:
@@ -308,7 +337,9 @@ def prove_batch(
     Args:
         keys: the model's keys.
         inputs: a .jsonl / .npy file, a directory of inputs, or ``[(id, value), ...]``.
-        out_dir: where ``<id>.bundle.json`` files and ``manifest.json`` go.
+        out_dir: where ``<id>.bundle.json`` files and ``manifest.json`` go (and, for the
+            committed-input preset, each input's PRIVATE ``<id>.opening.json``, mode 0600:
+            hand it to the input's owner, never publish it with the bundles).
         backend: ``"local"`` (a bounded process pool) or ``"ray"``.
         address: a Ray cluster address to join; by default a local Ray cluster is started.
         workers: concurrent proofs; default: the CPU count.
@@ -370,8 +401,12 @@ def prove_batch(
         i = res["input_id"]
         if "bundle" in res:
             bundle = ProofBundle.model_validate_json(res["bundle"])
+            opening = None
+            if res.get("opening"):
+                opening = str(write_opening(CommitmentOpening.model_validate_json(
+                    res["opening"]), out / f"{i}.opening.json"))
             path = save_artifact(bundle, out / f"{i}.bundle.json")
-            entry = ManifestEntry(input_id=i, status="ok", bundle=str(path),
+            entry = ManifestEntry(input_id=i, status="ok", bundle=str(path), opening=opening,
                                   attempts=res.get("attempts", 1),
                                   prove_seconds=res.get("prove_seconds"),
                                   verified=res.get("verified"))

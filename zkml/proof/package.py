@@ -35,7 +35,7 @@ from zkml.artifacts import (
     save_artifact,
 )
 from zkml.errors import ArtifactError, SrsError
-from zkml.presets import get_preset, visibility_for
+from zkml.presets import get_preset, input_visibilities, visibility_for
 from zkml.proof import srs as srs_store
 from zkml.version import __version__
 
@@ -48,7 +48,10 @@ def instance_layout(keys: Keys) -> InstanceLayout:
     """Which public instances mean what, for ``keys``' circuit.
 
     ezkl orders instances as: module instances (the Poseidon hash of a hashed input) first,
-    then the model's public tensors (a public input, then the outputs).
+    then the model's public tensors (a public input, then the outputs). With several graph
+    inputs the preset's input visibility applies to each: public inputs are instances in the
+    graph's input order before the outputs (measured, ezkl 23); a hashed input would add one
+    Poseidon instance per input, which is why ``committed-input`` takes one input only.
     """
     from zkml import _ezkl  # the settings format is the adapter's
 
@@ -130,8 +133,7 @@ def write_package(
             settings_digest=c.settings_digest,
             preset=c.preset,
             binds=pre.guarantee,
-            visibility=visibility_for(pre, param_visibility=None, allow_unbound_model=False)
-            if c.preset else {},
+            visibility=_visibility(keys) if c.preset else {},
             logrows=c.logrows,
             proof_length=keys.proof_length,
             layout=layout,
@@ -158,6 +160,19 @@ def write_package(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return pkg
+
+
+def _visibility(keys: Keys) -> dict[str, str]:
+    """ezkl's visibilities; for several graph inputs, also each one's (``input_visibility.
+    <name>``), so a package says which inputs a public preset exposes."""
+    c = keys.circuit
+    pre = get_preset(c.preset)
+    vis = visibility_for(pre, param_visibility=None, allow_unbound_model=False)
+    names = [i.name for i in c.exported.inputs]
+    if len(names) > 1:
+        vis.update({f"input_visibility.{n}": v
+                    for n, v in input_visibilities(pre, names).items()})
+    return vis
 
 
 def _ezkl_version() -> str:

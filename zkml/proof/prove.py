@@ -14,16 +14,65 @@ from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, ProofBundle
-from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError
+from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError, ZkmlValueError
+from zkml.model.inputs import coerce_inputs, unpack
+from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
+from zkml.proof.commitment import CommitmentOpening, write_opening
 from zkml.version import __version__
 
-__all__ = ["prove", "check_input"]
+__all__ = ["prove", "prove_with_opening", "check_input", "check_inputs"]
+
+
+def check_inputs(keys: Keys, value: Any) -> list[np.ndarray]:
+    """Validate one inference input against the circuit, one array per graph input (each in
+    its input's shape, float64): dtype, shape, finiteness, range.
+
+    ``value`` for a model with several graph inputs: a dict by input name, a list or tuple in
+    the graph's order, one packed row, or a path to a .json (ezkl's ``input_data``: one list
+    per input, or a dict by name) or .npy (a packed row) file.
+
+    Raises:
+        InputError: as :func:`check_input`; for several inputs, the one missing, unknown,
+            misshaped or fractional (for an integer input) is named.
+    """
+    exported = keys.circuit.exported
+    if len(exported.inputs) == 1:
+        return [check_input(keys, value)]
+    if isinstance(value, (str, bytes, Path)):
+        path = Path(os.fsdecode(value))
+        value = _load_input_file(path, raw=True)
+    row = coerce_inputs(value, exported.inputs, one=True)
+    _check_range(keys, row)
+    return [p[0].astype(np.float64) for p in unpack(row, exported.inputs, cast=False)]
+
+
+def _check_range(keys: Keys, arr: np.ndarray) -> None:
+    lo, hi = keys.circuit.input_range
+    bad = np.flatnonzero((arr < lo) | (arr > hi))
+    if bad.size:
+        raise InputRangeError(
+            f"{bad.size} input value(s) lie outside the calibrated range [{lo:.4g}, {hi:.4g}] "
+            f"(first at flat index {int(bad[0])}); normalise the input like the calibration "
+            "data, or recompile with calibration samples that cover it."
+        )
 
 
 def check_input(keys: Keys, value: Any) -> np.ndarray:
-    """Validate one inference input against the circuit: dtype, shape, finiteness, range."""
+    """Validate one inference input against the circuit: dtype, shape, finiteness, range.
+
+    For a model with one graph input; :func:`check_inputs` takes any number.
+
+    Raises:
+        InputError: wrong dtype, NaN/inf (``InputShapeError``: wrong size, or a model with
+            several inputs; ``InputRangeError``: outside the calibrated range).
+    """
     circuit = keys.circuit
+    if len(circuit.exported.inputs) > 1:
+        raise InputShapeError(
+            f"the model takes {len(circuit.exported.inputs)} inputs "
+            f"({', '.join(i.name for i in circuit.exported.inputs)}): validate them with "
+            "check_inputs (one value per input).")
     shape = circuit.exported.input_shape
     if isinstance(value, (str, bytes, Path)):
         value = _load_input_file(Path(os.fsdecode(value)))
@@ -50,22 +99,19 @@ def check_input(keys: Keys, value: Any) -> np.ndarray:
         )
     if not np.isfinite(arr).all():
         raise InputError("input contains NaN or infinity; give finite numbers.")
-    lo, hi = circuit.input_range
-    bad = np.flatnonzero((arr < lo) | (arr > hi))
-    if bad.size:
-        raise InputRangeError(
-            f"{bad.size} input value(s) lie outside the calibrated range [{lo:.4g}, {hi:.4g}] "
-            f"(first at flat index {int(bad[0])}); normalise the input like the calibration "
-            "data, or recompile with calibration samples that cover it."
-        )
+    _check_range(keys, arr)
     return arr.reshape(shape)
 
 
-def _load_input_file(path: Path) -> Any:
+def _load_input_file(path: Path, *, raw: bool = False) -> Any:
+    """A .npy array, or a JSON file's value (``input_data`` unwrapped unless ``raw``: a dict
+    by input name is a multi-input model's value as it stands)."""
     try:
         if path.suffix == ".npy":
             return np.load(path, allow_pickle=False)
         data = json.loads(path.read_text())
+        if raw:
+            return data
     except FileNotFoundError as e:
         raise InputError(f"{path}: no such input file.") from e
     except (OSError, ValueError) as e:
@@ -73,12 +119,23 @@ def _load_input_file(path: Path) -> Any:
     return _ezkl.read_input_data(data, str(path))
 
 
-def prove(keys: Keys, value: Any) -> ProofBundle:
+def prove(keys: Keys, value: Any, *, opening_path: str | Path | None = None) -> ProofBundle:
     """Prove one inference of the keyed model on ``value``.
+
+    With the ``committed-input`` preset each proof commits to the input with a fresh random
+    salt (two proofs of one input have different commitments). The input and salt, the
+    *opening*, are private: they never go into the bundle; pass ``opening_path`` to keep them
+    (written mode 0600) so the commitment can be opened later (:func:`zkml.check_commitment`,
+    a data owner checking what they consent to). Without it the salt is discarded: the
+    commitment still binds the proof to the input, but nobody can open it.
 
     Args:
         keys: the artifact from :func:`zkml.setup`.
-        value: one input (tensor, array, nested list, or a path to a .json / .npy file).
+        value: one input (tensor, array, nested list, or a path to a .json / .npy file);
+            for a model with several graph inputs, one value per input: a dict by input
+            name, a list or tuple in the graph's order, or a .json file of ezkl's
+            ``input_data`` (one list per input) or of a dict by name.
+        opening_path: where to write the commitment's opening (``committed-input`` only).
 
     Returns:
         A :class:`ProofBundle` holding the proof, public instances and decoded outputs.
@@ -87,12 +144,32 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
         InputError: wrong dtype, NaN/inf (``InputShapeError``: wrong size;
             ``InputRangeError``: outside the calibrated range).
         ProveError: witness generation or proving failed.
+        ZkmlValueError: ``opening_path`` for a preset that commits to no input.
 
     Example:
-        >>> bundle = zkml.prove(keys, patient_features)
+        >>> bundle = zkml.prove(keys, patient_features, opening_path="bundle.opening.json")
     """
-    x = check_input(keys, value)
+    if opening_path is not None and not get_preset(keys.circuit.preset).commits_input:
+        raise ZkmlValueError(f"preset {keys.circuit.preset} commits to no input: there is "
+                             "nothing to open (drop opening_path, or compile with preset "
+                             "committed-input).")
+    bundle, opening = prove_with_opening(keys, value)
+    if opening_path is not None and opening is not None:
+        write_opening(opening, opening_path)
+    return bundle
+
+
+def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentOpening | None]:
+    """Like :func:`prove`, also returning the commitment's opening (``committed-input``; else
+    None). The opening is private: keep it out of anything shared (:func:`write_opening`).
+
+    Raises:
+        the same errors as :func:`prove`.
+    """
+    parts = check_inputs(keys, value)
+    x = parts[0]  # committed-input circuits take one graph input (compile refuses more)
     c = keys.circuit
+    commits = get_preset(c.preset).commits_input
     cache.ensure_intact(c.dir, "compiled circuit files")
     cache.ensure_intact(keys.dir, "proving/verifying keys")
     cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
@@ -102,7 +179,13 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
     work = cache.private_workdir("prove")
     try:
         data = work / "input.json"
-        _ezkl.write_input(data, [x.reshape(-1).tolist()])
+        flat = x.reshape(-1)
+        if commits:  # ezkl rounds inputs through the graph's dtype: the opening holds those
+            flat = flat.astype(c.exported.input_dtype).astype(np.float64)
+        values = flat.tolist()
+        salt = draw_salt() if commits else []
+        _ezkl.write_input(data, [values + salt_values(salt, c.input_scale)] if commits
+                          else [p.reshape(-1).tolist() for p in parts])
         with step("Generating witness", "witness"):
             try:
                 _ezkl.gen_witness(
@@ -110,6 +193,12 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
                     Path(keys.vk_path), Path(keys.srs_path),
                 )
             except ProveError as e:
+                if commits and "Cannot reshape" in str(e):
+                    raise ProveError(
+                        f"this {c.preset} circuit takes no input salt: it was compiled by a "
+                        "zkml without the hiding input commitment. Compile it again (`zkml "
+                        "compile`, then `zkml setup`); its model id changes."
+                    ) from e
                 if "decomposition" in str(e) or "too large" in str(e):
                     raise InputRangeError(
                         "the input drives an intermediate value outside the circuit's range "
@@ -124,7 +213,12 @@ def prove(keys: Keys, value: Any) -> ProofBundle:
         raw = _ezkl.read_proof(work / "proof.json")
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the witness holds the private input
-    return _bundle(keys, raw)
+    bundle = _bundle(keys, raw)
+    if bundle.input_commitment is None:
+        return bundle, None
+    return bundle, CommitmentOpening(
+        model_id=keys.model_id, input_commitment=bundle.input_commitment,
+        input_scale=c.input_scale, input_shape=list(x.shape), input=values, salt=salt)
 
 
 def _bundle(keys: Keys, raw: _ezkl.ProofFile) -> ProofBundle:

@@ -26,24 +26,28 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from zkml import _ezkl, cache
+from zkml import _ezkl
 from zkml._progress import step
-from zkml._utils import digest_of, sha256_bytes
 from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle
 from zkml.circuit.compile import (
     CompileConfig,
     UnfaithfulCircuitWarning,
-    as_samples,
     compile_model,
     evaluate,
+    model_samples,
 )
 from zkml.circuit.layout import estimate_rows
-from zkml.errors import CompileError, InputRangeError, ZkmlError
+from zkml.errors import CompileError, InputRangeError, ZkmlError, ZkmlValueError
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT",
-           "GasMeter"]
+           "GasMeter", "MODES", "check_mode"]
+
+#: ``thorough``: calibrate up to 10 candidates and measure the best by setting up and proving
+#: them (minutes); ``quick``: layout estimates and at most two calibrations, no proof
+#: (``zkml/tuning/quick.py``; seconds).
+MODES = ("quick", "thorough")
 
 #: ezkl's PyRunArgs defaults for the cost-driving settings.
 EZKL_DEFAULT = CompileConfig(decomp_base=16384, decomp_legs=2, num_inner_cols=2)
@@ -172,6 +176,50 @@ def _pick(measured: list[Candidate], default: Candidate, min_gain: float) -> Can
     return min(near, key=lambda c: (c.config.num_inner_cols, c.prove_seconds or 0.0))
 
 
+def _calibrate(cand: Candidate, label: str, exported: ExportedModel, cal: np.ndarray,
+               evals: np.ndarray, preset: str, bound: AccuracyBound, classifier: bool) -> None:
+    """Calibrate and compile ``cand`` (cached by content), then check it on ``evals``.
+
+    The tuner's calibration hook: both modes calibrate through it (a test counts them)."""
+    c = cand.config
+    with step(label):
+        try:
+            with warnings.catch_warnings():  # the accuracy bound judges candidates
+                warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
+                circuit = compile_model(exported, cal, preset=preset, config=c)
+            report = evaluate(circuit, evals)
+        except (CompileError, InputRangeError) as e:
+            cand.error = str(e).splitlines()[0][:200]
+            return
+    cand.circuit = circuit
+    cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
+    cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
+    cand.max_abs_error = report.max_abs_error
+    cand.argmax_agreement = report.argmax_agreement
+    cand.accurate = (report.max_abs_error <= bound.max_error_fraction * report.output_range
+                     and (not classifier or report.argmax_agreement == 1.0))
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`.
+
+    Raises:
+        ZkmlValueError: any other value (the message lists the modes).
+    """
+    if mode not in MODES:
+        raise ZkmlValueError(f"tune mode {mode!r}: choose quick (layout estimates, at most 2 "
+                             "calibrations, no proof; seconds) or thorough (measures the best "
+                             "candidates by proving them; minutes).")
+    return mode
+
+
+def default_config(base: CompileConfig) -> CompileConfig:
+    """``base`` with ezkl's own cost-driving defaults (the settings the tuner must beat)."""
+    return base.model_copy(update={
+        "decomp_base": EZKL_DEFAULT.decomp_base, "decomp_legs": EZKL_DEFAULT.decomp_legs,
+        "num_inner_cols": EZKL_DEFAULT.num_inner_cols, "scales": None, "lookup_margin": 2.0})
+
+
 def _label(c: CompileConfig) -> str:
     margin = "" if c.lookup_margin == 2.0 else f", lookup margin {c.lookup_margin:g}"
     return (f"decomp {c.decomp_base}^{c.decomp_legs}, cols {c.num_inner_cols}, scales "
@@ -201,6 +249,7 @@ def tune(
     max_calibrations: int = 10,
     min_gain: float = 0.10,
     gas_meter: GasMeter | None = None,
+    mode: str = "thorough",
 ) -> TuneResult:
     """Search cost-driving settings for the cheapest accurate circuit.
 
@@ -221,47 +270,42 @@ def tune(
             ``zkml.chain.gas.VerifyGasMeter``); among candidates proving within
             :data:`TOLERANCE` of the fastest the cheapest verifier is chosen. Without one, the
             fewest columns stand in for it.
+        mode: ``"thorough"`` (the search above) or ``"quick"``: layout estimates for every
+            candidate, at most ``min(max_calibrations, 2)`` calibrations, no setup and no
+            proof (``zkml/tuning/quick.py``); ``measure_top`` and ``gas_meter`` are unused.
 
     Returns:
         A :class:`TuneResult`; ``config`` is the chosen :class:`CompileConfig` (ezkl's
-        defaults if nothing measured at least ``min_gain`` faster).
+        defaults if nothing measured, or in quick mode estimated, at least ``min_gain``
+        cheaper).
 
     Raises:
         CompileError: ezkl's default settings do not compile the model.
+        ZkmlValueError: ``mode`` is neither quick nor thorough.
 
     Example:
         >>> res = zkml.tune(exported, X_train, X_test[:20])
         >>> circuit = zkml.compile_model(exported, X_train, config=res.config)
+        >>> fast = zkml.tune(exported, X_train, X_test[:20], mode="quick")
     """
+    check_mode(mode)
     bound = bound or AccuracyBound()
     base = base or CompileConfig()
     grid = grid or DEFAULT_GRID
-    evals = as_samples(eval_inputs, exported.input_shape)
-    cal = as_samples(calibration, exported.input_shape)
+    evals = model_samples(eval_inputs, exported)
+    cal = model_samples(calibration, exported)
+    if mode == "quick":
+        from zkml.tuning.quick import QUICK_CALIBRATIONS, tune_quick
+
+        return tune_quick(exported, cal, evals, preset=preset, base=base, bound=bound,
+                          grid=grid, min_gain=min_gain,
+                          max_calibrations=min(max_calibrations, QUICK_CALIBRATIONS))
     classifier = int(np.prod(exported.output_shape)) > 1 and bound.same_argmax
 
     def calibrate(cand: Candidate, label: str) -> None:
-        c = cand.config
-        with step(label):
-            try:
-                with warnings.catch_warnings():  # the accuracy bound judges candidates
-                    warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
-                    circuit = compile_model(exported, cal, preset=preset, config=c)
-                report = evaluate(circuit, evals)
-            except (CompileError, InputRangeError) as e:
-                cand.error = str(e).splitlines()[0][:200]
-                return
-        cand.circuit = circuit
-        cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
-        cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
-        cand.max_abs_error = report.max_abs_error
-        cand.argmax_agreement = report.argmax_agreement
-        cand.accurate = (report.max_abs_error <= bound.max_error_fraction * report.output_range
-                         and (not classifier or report.argmax_agreement == 1.0))
+        _calibrate(cand, label, exported, cal, evals, preset, bound, classifier)
 
-    default = Candidate(base.model_copy(update={
-        "decomp_base": EZKL_DEFAULT.decomp_base, "decomp_legs": EZKL_DEFAULT.decomp_legs,
-        "num_inner_cols": EZKL_DEFAULT.num_inner_cols, "scales": None, "lookup_margin": 2.0}))
+    default = Candidate(default_config(base))
     calibrate(default, "Tuning: calibrating ezkl's default settings")
     if default.circuit is None or default.cost is None:
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
@@ -328,42 +372,3 @@ def tune(
                       f"logrows {default.logrows} -> {best.logrows}, prove "
                       f"{d_s:.2f}s -> {best.prove_seconds:.2f}s "
                       f"({ratio:.2f}x){gas}, max error {best.max_abs_error:.3g}.")
-
-
-def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset: str,
-             base: CompileConfig, bound: AccuracyBound, grid: dict[str, list[Any]],
-             search: dict[str, Any]) -> str:
-    cal = np.asarray(calibration, dtype=np.float64)
-    ev = np.asarray(eval_inputs, dtype=np.float64)
-    return digest_of("tune/3", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
-                     sha256_bytes(ev.tobytes()), preset, base.model_dump(), bound.model_dump(),
-                     grid, search, FIXED_COLUMNS, TOLERANCE)
-
-
-def tune_cached(exported: ExportedModel, calibration: Any, eval_inputs: Any, *,
-                preset: str = "private-input", base: CompileConfig | None = None,
-                bound: AccuracyBound | None = None, grid: dict[str, list[Any]] | None = None,
-                measure_top: int = 2, max_calibrations: int = 10,
-                min_gain: float = 0.10,
-                gas_meter: GasMeter | None = None) -> tuple[CompileConfig, dict[str, Any]]:
-    """:func:`tune`, cached with the model's artifacts: returns (config, report).
-
-    With and without ``gas_meter`` are cached apart (the choice may differ)."""
-    base, bound, grid = base or CompileConfig(), bound or AccuracyBound(), grid or DEFAULT_GRID
-    search = {"measure_top": measure_top, "max_calibrations": max_calibrations,
-              "min_gain": min_gain, "verify_gas": gas_meter is not None}
-    key = tune_key(exported, calibration, eval_inputs, preset, base, bound, grid, search)
-
-    def build(tmp: Any) -> dict[str, object]:
-        t0 = _clock()
-        r = tune(exported, calibration, eval_inputs, preset=preset, base=base, bound=bound,
-                 grid=grid, measure_top=measure_top, max_calibrations=max_calibrations,
-                 min_gain=min_gain, gas_meter=gas_meter)
-        return {"config": r.config.model_dump(), "message": r.message,
-                "beat_default": r.beat_default, "speedup": r.speedup,
-                "tune_seconds": _clock() - t0,
-                "default": r.default.summary(), "chosen": r.chosen.summary(),
-                "candidates": [c.summary() for c in r.candidates]}
-
-    entry = cache.get_or_build("tune", key, build)
-    return CompileConfig.model_validate(entry.meta["config"]), dict(entry.meta)

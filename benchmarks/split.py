@@ -1,0 +1,196 @@
+"""Split proving benchmark (issue #16): K segments vs the monolithic proof, one run each.
+
+For each model and K: compile + setup (cached), then one proof in a fresh process per
+(K, workers) so the measures are that proof's alone: wall time, total CPU (parent + workers),
+peak RSS of the largest worker (every segment proof, K = 1 included, runs in a pool worker),
+and the verifyProof gas on anvil: one SplitVerifier call for K >= 1 (K = 1 is one segment
+behind the SplitVerifier, so it shows the contract's own overhead), the bare ezkl verifier for
+the monolithic baseline.
+
+    nice -n 10 .venv/bin/python -m benchmarks.split --models lenet5,dense-784 --segments 0,1,2,4
+
+K = 0 is the monolithic baseline: ``zkml.compile_model`` (the usual flow, its calibration
+free to pick the scale rebase), proven in a pool worker like the segments.
+
+Writes benchmarks/results/split.json and benchmarks/results/split.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _mono(model: str, workdir: Path) -> dict[str, Any]:
+    """The monolithic baseline (``zkml.compile_model``, the usual flow), proven in a pool
+    worker like the segments, so peak RSS and CPU are measured the same way."""
+    import zkml
+    from zkml.chain.devnode import Anvil
+
+    zoo, keys = _mono_keys(model, workdir)
+    t0 = time.perf_counter()
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = zkml.prove_batch(keys, [("x", zoo.test_inputs[0])], workdir / f"{model}-mono",
+                           workers=1)
+    wall = time.perf_counter() - t0
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert res.proved + res.skipped == 1, res.entries
+    bundle = zkml.load_bundle(workdir / f"{model}-mono" / "x.bundle.json")
+    with Anvil() as node:
+        chain = zkml.connect(node.url)
+        dep = zkml.deploy_verifier(chain, zkml.build_verifier(keys, allow_oversize=True))
+        onchain = zkml.verify_onchain(chain, dep, bundle)
+    assert onchain.valid and onchain.gas_used
+    return {"model": model, "segments": 0, "workers": 1, "wall_s": wall,
+            "cpu_s": (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
+                      + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime),
+            "peak_rss_worker_gb": kids1.ru_maxrss * 1024 / 1e9,
+            "logrows": keys.circuit.logrows, "estimated_rows": [keys.circuit.num_rows],
+            "outputs": bundle.outputs, "pk_bytes": Path(keys.pk_path).stat().st_size,
+            "verify_gas": onchain.gas_used, "deploy_gas": dep.gas_used}
+
+
+def _mono_keys(model: str, workdir: Path) -> Any:
+    import circuits
+
+    return circuits.prepare(model, workdir)
+
+
+def _keys(model: str, k: int, workdir: Path) -> Any:
+    import circuits
+    import zkml
+
+    zoo = circuits.build(model)
+    exported = zkml.export(zoo.model, zoo.example_input, workdir / f"{model}.onnx", name=model)
+    split = zkml.compile_split(exported, zoo.calibration, segments=k, config=zoo.config)
+    return zoo, zkml.setup_split(split)
+
+
+def _one(model: str, k: int, workers: int, workdir: Path) -> dict[str, Any]:
+    """Run in a fresh process: one split proof, measured."""
+    import zkml
+
+    zoo, keys = _keys(model, k, workdir)
+    t0 = time.perf_counter()
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=workers)
+    wall = time.perf_counter() - t0
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
+           + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime)
+    assert zkml.verify_split(bundle, keys)
+    return {"model": model, "segments": k, "workers": workers, "wall_s": wall, "cpu_s": cpu,
+            "peak_rss_worker_gb": kids1.ru_maxrss * 1024 / 1e9, "logrows": keys.circuit.logrows,
+            "estimated_rows": keys.circuit.estimated_rows, "outputs": bundle.outputs,
+            "pk_bytes": sum(Path(s.pk_path).stat().st_size for s in keys.segments)}
+
+
+def _gas(model: str, k: int, workdir: Path) -> dict[str, int]:
+    import zkml
+    from zkml.chain import split as S
+    from zkml.chain.devnode import Anvil
+
+    zoo, keys = _keys(model, k, workdir)
+    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=1)
+    with Anvil() as node:
+        chain = zkml.connect(node.url)
+        dep = S.deploy_split_verifier(chain, keys, allow_oversize=True)
+        res = S.verify_split_onchain(chain, dep, bundle)
+    assert res.valid and res.gas_used
+    return {"verify_gas": res.gas_used, "deploy_gas": dep.gas_used}
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = sorted({r["model"] for r in rows})
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for m in models:
+        for w, style in ((1, "-o"), (2, "--s")):
+            sel = sorted((r for r in rows if r["model"] == m and r["workers"] == w),
+                         key=lambda r: r["segments"])
+            if not sel:
+                continue
+            ks = [r["segments"] for r in sel]
+            axes[0].plot(ks, [r["peak_rss_worker_gb"] for r in sel], style, label=f"{m} w={w}")
+            axes[1].plot(ks, [r["wall_s"] for r in sel], style, label=f"{m} w={w}")
+            axes[2].plot(ks, [r["cpu_s"] for r in sel], style, label=f"{m} w={w}")
+    for ax, title in zip(axes, ("peak RSS per worker (GB)", "wall time (s)", "total CPU (s)"),
+                         strict=True):
+        ax.set_title(title)
+        ax.set_ylim(bottom=0)
+        ks = sorted({r["segments"] for r in rows})
+        ax.set_xticks(ks, ["mono" if k == 0 else str(k) for k in ks])
+        ax.set_xlabel("segments K (mono = the monolithic compile_model proof)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", default="dense-784")
+    ap.add_argument("--segments", default="0,1,2,4",
+                    help="0 = the monolithic baseline (zkml.compile_model)")
+    ap.add_argument("--workdir", default="build/bench-split")
+    ap.add_argument("--one", nargs=3, metavar=("MODEL", "K", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--gas", nargs=2, metavar=("MODEL", "K"), help=argparse.SUPPRESS)
+    ap.add_argument("--mono", metavar="MODEL", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(RESULTS / "split.json"))
+    a = ap.parse_args()
+    workdir = Path(a.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if a.one:
+        print(json.dumps(_one(a.one[0], int(a.one[1]), int(a.one[2]), workdir)))
+        return
+    if a.gas:
+        print(json.dumps(_gas(a.gas[0], int(a.gas[1]), workdir)))
+        return
+    if a.mono:
+        print(json.dumps(_mono(a.mono, workdir)))
+        return
+    rows = []
+    for model in a.models.split(","):
+        for k in (int(v) for v in a.segments.split(",")):
+            if k == 0:  # the monolithic baseline
+                rows.append(json.loads(_child(["--mono", model, "--workdir", str(workdir)])))
+                print(json.dumps(rows[-1]), file=sys.stderr)
+                continue
+            gas = json.loads(_child(["--gas", model, str(k), "--workdir", str(workdir)]))
+            for workers in (1, 2):
+                if workers > k:
+                    continue
+                row = json.loads(_child(["--one", model, str(k), str(workers),
+                                         "--workdir", str(workdir)]))
+                row.update(gas)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    _plot(rows, out.with_suffix(".png"))
+
+
+def _child(args: list[str]) -> str:
+    r = subprocess.run([sys.executable, "-m", "benchmarks.split", *args], capture_output=True,
+                       text=True, check=True)
+    return r.stdout.strip().splitlines()[-1]
+
+
+if __name__ == "__main__":
+    main()

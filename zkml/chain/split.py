@@ -1,0 +1,169 @@
+"""A split model on-chain: the segment verifiers behind one SplitVerifier contract.
+
+``verifier_contracts/SplitVerifier.sol`` has the interface of one ezkl verifier
+(``verifyProof(bytes proof, uint256[] instances)``) with ``proof = abi.encode(bytes[])`` of the
+segment proofs and ``instances`` the segments' instances concatenated; it checks every link
+(boundary commitments read from the proofs) and every segment verifier. So the
+InferenceRegistry registers it as a model's verifier and records a split inference as one
+inference, with no change to the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from web3.logs import DISCARD
+
+from zkml import _solc, cache
+from zkml._progress import step
+from zkml._utils import digest_of
+from zkml.artifacts import (
+    Deployment,
+    InstanceLayout,
+    ModelRegistration,
+    ProofBundle,
+    RegistryDeployment,
+    SplitBundle,
+    SplitKeys,
+)
+from zkml.chain._registry_base import contract as _registry
+from zkml.chain._registry_base import send as _send
+from zkml.chain.contract import build_verifier
+from zkml.chain.evm import Chain, OnchainResult, deploy_verifier, verify_onchain
+from zkml.errors import ContractError
+from zkml.presets import get_preset
+
+__all__ = ["deploy_split_verifier", "onchain_bundle", "verify_split_onchain",
+           "register_split_model", "split_instance_layout"]
+
+
+def _compiled() -> dict[str, object]:
+    src = resources.files("verifier_contracts").joinpath("SplitVerifier.sol").read_text()
+    version = _solc.solc_version()
+
+    def build(tmp: Path) -> dict[str, object]:
+        out = _solc.compile_standard({"SplitVerifier.sol": src})
+        art = out["contracts"]["SplitVerifier.sol"]["SplitVerifier"]
+        (tmp / "compiled.json").write_text(json.dumps({
+            "abi": art["abi"], "bytecode": "0x" + art["evm"]["bytecode"]["object"]}))
+        return {"solc": version}
+
+    entry = cache.get_or_build("contracts", digest_of("split-verifier/1", src, version), build)
+    data: dict[str, object] = json.loads(entry.file("compiled.json").read_text())
+    return data
+
+
+def deploy_split_verifier(chain: Chain, keys: SplitKeys, *, allow_oversize: bool = False
+                          ) -> Deployment:
+    """Deploy every segment's ezkl verifier, then the SplitVerifier that joins them.
+
+    Returns:
+        The SplitVerifier's :class:`Deployment` (``model_id`` = the split model id);
+        ``gas_used`` is the total of all K + 1 deployments.
+
+    Raises:
+        ContractError: a boundary with more than one commitment point (not supported).
+        ChainError: the chain refused a deployment.
+
+    Example:
+        >>> dep = zkml.chain.split.deploy_split_verifier(zkml.connect(), keys)
+    """
+    outs, ins = [], []
+    for i in range(len(keys.segments) - 1):
+        out_pts, in_pts = keys.links[i].output_points, keys.links[i + 1].input_points
+        if len(out_pts) != 1 or len(in_pts) != 1:
+            raise ContractError(f"boundary {i} has {len(out_pts)}/{len(in_pts)} commitment "
+                                "points; the SplitVerifier links one tensor per boundary.")
+        outs.append(out_pts[0])
+        ins.append(in_pts[0])
+    gas = 0
+    addresses = []
+    for seg in keys.segments:
+        dep = deploy_verifier(chain, build_verifier(seg, allow_oversize=allow_oversize))
+        addresses.append(to_checksum_address(dep.address))
+        gas += dep.gas_used
+    c = _compiled()
+    abi: list[dict[str, object]] = c["abi"]  # type: ignore[assignment]
+    with step(f"Deploying SplitVerifier ({len(addresses)} segments) to {chain.label}",
+              "deploy"):
+        address, tx, used = chain.deploy(abi, str(c["bytecode"]), addresses,
+                                         [link.num_instances for link in keys.links], outs, ins,
+                                         gas=3_000_000)
+    return Deployment(model_id=keys.model_id, chain_id=chain.chain_id, address=address,
+                      tx_hash=tx, gas_used=gas + used, abi=abi)
+
+
+def onchain_bundle(bundle: SplitBundle) -> ProofBundle:
+    """The split bundle as the SplitVerifier (and the registry) take it: one proof (the
+    ABI-encoded segment proofs) and one list of instances (all segments', in order)."""
+    proofs = [bytes.fromhex(s.proof[2:]) for s in bundle.segments]
+    instances = [v for s in bundle.segments for v in s.instances]
+    n_out = 1
+    for d in bundle.output_shape:
+        n_out *= d
+    return ProofBundle(
+        model_id=bundle.model_id,
+        settings_digest=digest_of("split", [s.settings_digest for s in bundle.segments]),
+        preset=bundle.preset, proof="0x" + abi_encode(["bytes[]"], [proofs]).hex(),
+        instances=instances, output_instance_offset=len(instances) - n_out,
+        output_scales=bundle.output_scales, outputs=bundle.outputs,
+        output_shape=bundle.output_shape, input_commitment=bundle.input_commitment,
+        srs_source=bundle.srs_source, versions=bundle.versions, created_at=bundle.created_at)
+
+
+def verify_split_onchain(chain: Chain, deployment: Deployment, bundle: SplitBundle, *,
+                         measure_gas: bool = True) -> OnchainResult:
+    """Verify a split bundle with one call to the deployed SplitVerifier.
+
+    Returns:
+        :class:`OnchainResult`; ``valid`` False when the contract reverts (a broken link, a
+        rejected segment, a wrong segment or instance count).
+
+    Raises:
+        ChainError: the chain is unreachable or the contract missing.
+    """
+    return verify_onchain(chain, deployment, onchain_bundle(bundle), measure_gas=measure_gas)
+
+
+def split_instance_layout(keys: SplitKeys) -> InstanceLayout:
+    """Which of the concatenated instances mean what (the registry's Layout)."""
+    total = sum(link.num_instances for link in keys.links)
+    n_out = 1
+    for d in keys.circuit.exported.output_shape:
+        n_out *= d
+    return InstanceLayout(
+        num_instances=total, output_offset=total - n_out, num_outputs=n_out,
+        input_commitment_index=0 if get_preset(keys.circuit.preset).commits_input else None,
+        output_scale=keys.circuit.segments[-1].output_scales[0])
+
+
+def register_split_model(chain: Chain, registry: RegistryDeployment, keys: SplitKeys,
+                         verifier: Deployment, *, metadata_uri: str = "") -> ModelRegistration:
+    """Register a split model in the InferenceRegistry with its SplitVerifier.
+
+    Submissions then go through :func:`zkml.chain.registry.submit_inference` with
+    :func:`onchain_bundle` of a split bundle, and are recorded as one inference each.
+
+    Raises:
+        RegistryError: the registry refused the registration (reason named).
+    """
+    from zkml.chain.registry import _layout_tuple
+
+    layout = split_instance_layout(keys)
+    reg = _registry(chain, registry)
+    fn = reg.functions.registerModel(to_checksum_address(verifier.address),
+                                     _layout_tuple(layout), bytes.fromhex(keys.model_id),
+                                     metadata_uri)
+    with step("Registering the split model", "registry_register"):
+        receipt = _send(chain, registry, fn, "registerModel", gas=1_000_000)
+    event = reg.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    return ModelRegistration(
+        registry=registry.address, chain_id=registry.chain_id,
+        onchain_model_id="0x" + bytes(event["modelId"]).hex(), model_id=keys.model_id,
+        verifier=verifier.address, owner=event["owner"], layout=layout,
+        metadata_uri=metadata_uri, tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+        gas_used=int(receipt["gasUsed"]))

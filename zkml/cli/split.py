@@ -1,0 +1,203 @@
+"""`zkml split ...`: one model cut into segments, proven in parallel, linked by commitments.
+
+Artifacts in the build directory: split.json (the segment circuits), split-keys.json,
+split-deployment.json (the SplitVerifier). The model's exported.json and calibration.npy
+come from `zkml export` / `zkml import` as for a monolithic proof.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zkml.cli.common import (
+    DirOpt,
+    JsonOpt,
+    KeyEnvOpt,
+    RegistryRpcOpt,
+    need_artifact,
+    need_file,
+    registry_chain,
+)
+from zkml.cli.common import emit as _emit
+from zkml.cli.common import handle_errors as _handle_errors
+from zkml.errors import ZkmlValueError
+
+app = typer.Typer(help="Split proving: cut one model into segments proven in parallel "
+                  "(compile, setup, prove, verify, deploy, verify-onchain).",
+                  no_args_is_help=True)
+
+_KEY_ENV = "ZKML_PRIVATE_KEY"
+
+
+def _segments(value: str) -> int | str:
+    if value == "auto":
+        return "auto"
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise ZkmlValueError(f"--segments {value!r}: give a positive integer or 'auto'.")
+    return k
+
+
+def _need(dir: Path, name: str, cmd: str) -> Path:
+    from zkml.errors import ArtifactError
+
+    path = dir / name
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such file; run `zkml split {cmd} --dir {dir}` first.")
+    return path
+
+
+@app.command("compile")
+@_handle_errors
+def compile_cmd(
+    dir: DirOpt,
+    segments: Annotated[str, typer.Option(
+        "--segments", help="Number of segments, or 'auto': the fewest whose estimated proving "
+        "peak fits --max-memory.")] = "auto",
+    max_memory: Annotated[float | None, typer.Option(
+        "--max-memory", help="GB one segment proof may use (with --segments auto); default: "
+        "this machine's share for one proof.")] = None,
+    preset: Annotated[str, typer.Option(help="Privacy preset of the model's own input and "
+                                        "output: private-input or public.")] = "private-input",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cut the model at tensor boundaries (balanced by rows) and compile every segment."""
+    compile_split_dir(dir, segments, max_memory, preset, as_json)
+
+
+def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset: str,
+                      as_json: bool) -> None:
+    """`zkml split compile` and `zkml compile --segments`: DIR/split.json from DIR's export."""
+    import numpy as np
+
+    from zkml.artifacts import ExportedModel, save_artifact
+    from zkml.errors import InputError
+    from zkml.presets import get_preset
+    from zkml.split.compile import compile_split
+
+    k = _segments(segments)
+    if max_memory is not None and (max_memory <= 0 or k != "auto"):
+        raise ZkmlValueError("--max-memory: a positive number of GB, with --segments auto.")
+    get_preset(preset)
+    exported = need_artifact(ExportedModel, dir, "exported.json")
+    cal = need_file(dir / "calibration.npy", "calibration samples (`zkml export` writes them)",
+                    InputError)
+    split = compile_split(exported, np.load(cal, allow_pickle=False), segments=k,
+                          max_memory=int(max_memory * 1e9) if max_memory else None,
+                          preset=preset)
+    save_artifact(split, dir / "split.json")
+    _emit({"segments": len(split.segments), "logrows": split.logrows,
+           "boundaries": split.boundaries, "estimated_rows": split.estimated_rows,
+           "max_abs_error": split.quantization.max_abs_error}, as_json,
+          f"{len(split.segments)} segments at logrows {split.logrows}; estimated rows "
+          f"{split.estimated_rows}; cut at {split.boundaries}")
+
+
+@app.command("setup")
+@_handle_errors
+def setup_cmd(dir: DirOpt, as_json: JsonOpt = False) -> None:
+    """Make every segment's keys with one SRS; print the split model id."""
+    from zkml.artifacts import SplitCircuit, load_artifact, save_artifact
+    from zkml.split.keys import setup_split
+
+    keys = setup_split(load_artifact(SplitCircuit, _need(dir, "split.json", "compile")))
+    save_artifact(keys, dir / "split-keys.json")
+    _emit({"model_id": keys.model_id, "segments": [k.model_id for k in keys.segments]},
+          as_json, f"split model id {keys.model_id} ({len(keys.segments)} segment keys)")
+
+
+def _keys(dir: Path) -> object:
+    from zkml.artifacts import SplitKeys, load_artifact
+
+    return load_artifact(SplitKeys, _need(dir, "split-keys.json", "setup"))
+
+
+@app.command("prove")
+@_handle_errors
+def prove_cmd(
+    dir: DirOpt,
+    input: Annotated[Path, typer.Argument(help="Input as .json or .npy.")],
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("split.bundle.json"),
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Segment proofs at once.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove one inference: witness chain once, segment proofs in parallel."""
+    from zkml.artifacts import SplitKeys, save_artifact
+    from zkml.errors import InputError
+    from zkml.split.prove import prove_split
+
+    if backend not in ("local", "ray"):
+        raise ZkmlValueError(f"--backend {backend!r}: choose local or ray.")
+    if workers is not None and workers < 1:
+        raise ZkmlValueError("--workers: at least 1.")
+    need_file(input, "an input file (.json or .npy)", InputError)
+    keys = _keys(dir)
+    assert isinstance(keys, SplitKeys)
+    bundle = prove_split(keys, input, backend=backend,  # type: ignore[arg-type]
+                         workers=workers, address=address)
+    save_artifact(bundle, output)
+    _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id},
+          as_json, f"split bundle {output}: outputs {bundle.outputs}")
+
+
+@app.command("verify")
+@_handle_errors
+def verify_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
+               as_json: JsonOpt = False) -> None:
+    """Check every segment proof and every link; exit 1 if invalid."""
+    from zkml.artifacts import SplitKeys
+    from zkml.errors import BundleError
+    from zkml.split.verify import verify_split_detailed
+
+    need_file(bundle, "a split bundle JSON (`zkml split prove` writes it)", BundleError)
+    keys = _keys(dir)
+    assert isinstance(keys, SplitKeys)
+    v = verify_split_detailed(bundle, keys)
+    _emit({"valid": v.valid, "reason": v.reason}, as_json,
+          "valid" if v.valid else f"INVALID: {v.reason}")
+    if not v.valid:
+        raise typer.Exit(1)
+
+
+@app.command("deploy")
+@_handle_errors
+def deploy_cmd(dir: DirOpt, rpc_url: RegistryRpcOpt = None, key_env: KeyEnvOpt = _KEY_ENV,
+               as_json: JsonOpt = False) -> None:
+    """Deploy every segment verifier and the SplitVerifier joining them."""
+    from zkml.artifacts import SplitKeys, save_artifact
+    from zkml.chain.split import deploy_split_verifier
+
+    keys = _keys(dir)
+    assert isinstance(keys, SplitKeys)
+    dep = deploy_split_verifier(registry_chain(rpc_url, key_env), keys)
+    save_artifact(dep, dir / "split-deployment.json")
+    _emit({"address": dep.address, "gas_used": dep.gas_used}, as_json,
+          f"SplitVerifier at {dep.address} (total deploy gas {dep.gas_used:,})")
+
+
+@app.command("verify-onchain")
+@_handle_errors
+def verify_onchain_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
+                       rpc_url: RegistryRpcOpt = None, key_env: KeyEnvOpt = _KEY_ENV,
+                       as_json: JsonOpt = False) -> None:
+    """One SplitVerifier call; exit 1 if rejected."""
+    from zkml.artifacts import Deployment, load_artifact
+    from zkml.chain.split import verify_split_onchain
+    from zkml.errors import BundleError
+    from zkml.split.verify import load_split_bundle
+
+    need_file(bundle, "a split bundle JSON (`zkml split prove` writes it)", BundleError)
+    dep = load_artifact(Deployment, _need(dir, "split-deployment.json", "deploy"))
+    res = verify_split_onchain(registry_chain(rpc_url, key_env), dep, load_split_bundle(bundle))
+    _emit({"valid": res.valid, "gas_used": res.gas_used, "reason": res.reason}, as_json,
+          f"valid on-chain (gas {res.gas_used:,})" if res.valid else f"REJECTED: {res.reason}")
+    if not res.valid:
+        raise typer.Exit(1)

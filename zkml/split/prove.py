@@ -1,0 +1,169 @@
+"""Prove one inference of a split model: the witness chain once, segment proofs in parallel.
+
+The chain runs in this process (each segment's witness needs the previous one's outputs, as
+field elements); the proofs, the costly part, fan out over the batch executor of
+:mod:`zkml.proof.batch` (a local process pool or Ray), one segment per worker. A worker that
+dies has its segment retried there; a segment that still fails fails the whole proof: no
+partial bundle is ever returned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from zkml import _ezkl, cache
+from zkml._progress import step
+from zkml._utils import dequantize, sha256_file
+from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
+from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
+from zkml.presets import get_preset
+from zkml.proof.batch import _local, _ray
+from zkml.proof.prove import check_input
+from zkml.version import __version__
+
+__all__ = ["prove_split"]
+
+
+def _prove_segment(_split_json: str, seg_id: str, payload: dict[str, str], _verify: bool
+                   ) -> dict[str, Any]:
+    """One segment proof, in a worker; never raises (the error goes into the result)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    keys = Keys.model_validate_json(payload["keys"])
+    work = cache.private_workdir("segment")
+    try:
+        witness = work / "witness.json"
+        witness.write_text(payload["witness"])
+        _ezkl.prove(witness, Path(keys.circuit.compiled_path), Path(keys.pk_path),
+                    work / "proof.json", Path(keys.srs_path))
+        raw = _ezkl.read_proof(work / "proof.json")
+    except ZkmlError as e:
+        return {"input_id": seg_id, "error": str(e), "error_type": type(e).__name__}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the witness holds private activations
+    return {"input_id": seg_id, "proof": "0x" + raw.proof.hex(),
+            "instances": [str(v) for v in raw.instances]}
+
+
+def _check_keys(keys: SplitKeys) -> None:
+    cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
+    for k in keys.segments:
+        cache.ensure_intact(k.circuit.dir, "compiled segment circuits")
+        cache.ensure_intact(k.dir, "segment proving/verifying keys")
+        if sha256_file(k.vk_path) != k.model_id:
+            raise ProveError(f"{k.vk_path} does not match segment model id {k.model_id[:16]}..."
+                             "; run setup_split again.")
+
+
+def _witness_chain(keys: SplitKeys, x: np.ndarray, work: Path) -> list[str]:
+    """Every segment's witness (JSON text), segment i + 1 fed segment i's output felts."""
+    texts: list[str] = []
+    w: dict[str, Any] = {}
+    srs = Path(keys.srs_path)
+    for i, k in enumerate(keys.segments):
+        data = work / f"input{i}.json"
+        if i == 0:
+            _ezkl.write_input(data, [x.reshape(-1).tolist()])
+        else:
+            _ezkl.write_chained_input(data, w)
+        out = work / f"witness{i}.json"
+        try:
+            # vk and SRS make ezkl fill in the boundary commitments the proof will carry
+            w = _ezkl.gen_witness(data, Path(k.circuit.compiled_path), out, Path(k.vk_path), srs)
+        except ProveError as e:
+            if "decomposition" in str(e) or "too large" in str(e):
+                raise InputRangeError(
+                    f"the input drives a value in segment {i} outside the circuit's range "
+                    "checks; recompile with calibration samples covering such inputs.") from e
+            raise
+        texts.append(out.read_text())
+    return texts
+
+
+def prove_split(
+    keys: SplitKeys,
+    value: Any,
+    *,
+    backend: Literal["local", "ray"] = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    on_segment: Callable[[int, int], None] | None = None,
+) -> SplitBundle:
+    """Prove one inference of a split model, its segments in parallel.
+
+    Args:
+        keys: the artifact from :func:`zkml.setup_split`.
+        value: one input (array, nested list, or a .json / .npy path), as for :func:`zkml.prove`.
+        backend: ``"local"`` (a process pool) or ``"ray"`` (a local cluster, or ``address``).
+        workers: segment proofs at once; default: the number of segments, capped by the CPUs.
+        address: a Ray cluster to join (its nodes must see the key files at the same paths).
+        on_segment: called with (segments done, total) as each segment proof lands.
+
+    Returns:
+        A :class:`SplitBundle` with one proof per segment.
+
+    Raises:
+        InputError: the input is malformed or outside the calibrated range.
+        ProveError: witness generation failed, or a segment could not be proven even after
+            its retries (nothing partial is returned).
+        ZkmlValueError: an unknown backend.
+
+    Example:
+        >>> bundle = zkml.prove_split(keys, x, backend="ray")
+    """
+    if backend not in ("local", "ray"):
+        raise ZkmlValueError(f"backend must be 'local' or 'ray', not {backend!r}.")
+    x = check_input(keys.segments[0], value)
+    _check_keys(keys)
+    k = len(keys.segments)
+    n_workers = max(1, min(workers or (os.cpu_count() or 1), k))
+    work = cache.private_workdir("split")
+    try:
+        with step(f"Generating the witness chain ({k} segments)", "witness"):
+            texts = _witness_chain(keys, x, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    todo = [(str(i), {"keys": s.model_dump_json(), "witness": texts[i]})
+            for i, s in enumerate(keys.segments)]
+    proofs: dict[int, SegmentProof] = {}
+    with step(f"Proving {k} segments on {n_workers} worker(s) (logrows "
+              f"{keys.circuit.logrows})", "prove"):
+        stream = (_ray(keys, todo, n_workers, False, address, work=_prove_segment)
+                  if backend == "ray" else _local(keys, todo, n_workers, False,
+                                                  work=_prove_segment))
+        for res in stream:
+            i = int(res["input_id"])
+            if "error" in res:
+                raise ProveError(f"segment {i} of {k} could not be proven: {res['error']}")
+            s = keys.segments[i]
+            proofs[i] = SegmentProof(model_id=s.model_id,
+                                     settings_digest=s.circuit.settings_digest,
+                                     proof=res["proof"], instances=res["instances"])
+            if on_segment:
+                on_segment(len(proofs), k)
+    return _bundle(keys, [proofs[i] for i in range(k)])
+
+
+def _bundle(keys: SplitKeys, segments: list[SegmentProof]) -> SplitBundle:
+    split = keys.circuit
+    last = [int(v) for v in segments[-1].instances]
+    n_out = int(np.prod(split.exported.output_shape))
+    if len(last) < n_out:
+        raise ProveError(f"ezkl returned {len(last)} instances for {n_out} outputs.")
+    scales = split.segments[-1].output_scales
+    return SplitBundle(
+        model_id=keys.model_id, preset=split.preset, segments=segments,
+        output_scales=scales, outputs=dequantize(last[len(last) - n_out:], scales[0]),
+        output_shape=split.exported.output_shape,
+        input_commitment=(segments[0].instances[0] if get_preset(split.preset).commits_input
+                          else None),
+        srs_source=keys.srs_source,
+        versions={"zkml": __version__, "ezkl": _ezkl.EZKL_VERSION},
+    )
