@@ -54,11 +54,11 @@ PRESETS: dict[str, Preset] = {
                 "commits to the exact data used, two proofs of one input do not look alike, and "
                 "only the holder of the opening (input + salt, a private file) can show which "
                 "data it was (`zkml commitment check`). Weights fixed in the verifying key: "
-                "bound to this model. Outputs public. One graph input only, for now."
+                "bound to this model. Outputs public. A model of several inputs: one "
+                "commitment covers them all and the salt."
             ),
-            # the salt wrapper (zkml/model/salt.py) and the registry's single commitment index
-            # cover one input; ezkl would hash each input separately (one instance each)
-            multi_input=False,
+            # several graph inputs are packed into one salted tensor (zkml/model/salt.py), so
+            # one hash and one commitment index cover them all (the registry's layout has one)
         ),
         Preset(
             "public",

@@ -310,8 +310,6 @@ ROWS: list[tuple[str, str, bool]] = [
      False),
     ("import two.onnx --input two_extra.jsonl", "two_extra.jsonl:1: inputs by name: unknown "
      "'extra'", False),
-    ("compile --dir twoexp --preset committed-input",
-     "not supported with it yet: use private-input, public", True),
     ("prove --dir twokeys two_missing.json", "missing 'mask'; the model takes 'features', "
      "'mask'", True),
     ("prove --dir twokeys two_short.json", "graph input 'mask'", False),

@@ -15,7 +15,7 @@ import pytest
 
 import zkml
 from zkml._utils import dequantize
-from zkml.errors import CompileError, InputError, InputShapeError
+from zkml.errors import InputError, InputShapeError
 from zkml.model.export import run_onnx
 
 ZKML = str(Path(sys.executable).with_name("zkml"))
@@ -153,11 +153,36 @@ def test_public_preset_exposes_each_input_before_the_outputs(
     assert zkml.verify(bundle, package=tmp_path / "pkg")
 
 
-def test_committed_input_refuses_several_inputs(masked: zkml.ExportedModel) -> None:
-    with pytest.raises(CompileError, match="not supported with it yet: use private-input, "
-                                           "public"):
-        zkml.compile_model(masked, {"features": X[:4], "mask": M[:4]},
-                           preset="committed-input")
+def test_committed_input_commits_to_every_input_with_one_salted_hash(
+        masked: zkml.ExportedModel, tmp_path: Path) -> None:
+    """committed-input on features + mask: one hiding commitment covers both inputs and the
+    salt; the opening checks, and changing either input (or the salt) breaks the match."""
+    from zkml.proof.commitment import CommitmentOpening
+    from zkml.proof.prove import prove_with_opening
+
+    circuit = zkml.compile_model(masked, {"features": X[:16], "mask": M[:16]},
+                                 preset="committed-input")
+    keys = zkml.setup(circuit)
+    value = {"features": X[19], "mask": M[19]}
+    bundle, opening = prove_with_opening(keys, value)
+    again, _ = prove_with_opening(keys, value)
+    assert zkml.verify(bundle, keys) and zkml.verify(again, keys)
+    assert bundle.input_commitment and bundle.input_commitment != again.input_commitment
+    assert len(bundle.instances) == 1 + 3  # one commitment for both inputs, then the outputs
+    np.testing.assert_allclose(zkml.decoded_outputs(bundle), _reference(masked, X[19], M[19]),
+                               atol=_tolerance(circuit))
+    assert isinstance(opening, CommitmentOpening) and len(opening.input) == 8
+    assert zkml.check_commitment(bundle, opening)
+    flipped = list(opening.input)
+    flipped[4 + int(np.argmax(M[19].reshape(-1)))] = 0.0  # one mask value, the second input
+    assert not zkml.check_commitment(bundle, opening.model_copy(update={"input": flipped}))
+    assert not zkml.check_commitment(again, opening)
+
+
+def test_split_proving_refuses_several_inputs_clearly(masked: zkml.ExportedModel) -> None:
+    with pytest.raises(zkml.ZkmlValueError, match=r"one graph input for now; .* takes 2 "
+                                                  r"\(features, mask\)"):
+        zkml.compile_split(masked, {"features": X[:4], "mask": M[:4]}, segments=2)
 
 
 def test_batch_of_multi_input_rows(private_keys: zkml.Keys, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from zkml.artifacts import ExportedModel, InputSpec
-from zkml.errors import CompileError, InputError, InputShapeError
+from zkml.errors import InputError, InputShapeError
 from zkml.model.inputs import GraphInput, coerce_inputs, read_input_samples, unpack
-from zkml.presets import get_preset, input_visibilities
+from zkml.presets import PRESETS, get_preset, input_visibilities
 
 SPECS = [GraphInput("ids", [1, 3], "int64"), GraphInput("pos", [1, 3, 2], "float32")]
 IDS = np.array([[[4, 0, 9]], [[1, 2, 3]]])  # two samples, each (1, 3)
@@ -113,6 +113,7 @@ def test_presets_apply_their_input_visibility_to_each_input() -> None:
                                                                      "b": "public"}
     assert input_visibilities(get_preset("private-input"), ["a", "b"]) == {"a": "private",
                                                                             "b": "private"}
-    assert input_visibilities(get_preset("committed-input"), ["a"]) == {"a": "hashed"}
-    with pytest.raises(CompileError, match="use private-input, public"):
-        input_visibilities(get_preset("committed-input"), ["a", "b"])
+    assert input_visibilities(get_preset("committed-input"), ["a", "b"]) == {"a": "hashed",
+                                                                              "b": "hashed"}
+    # one salted tensor carries every input: one commitment covers them all
+    assert all(p.multi_input for p in PRESETS.values())

@@ -33,7 +33,7 @@ def _graph(shape: list[int], elem: int = TensorProto.FLOAT, opset: int = 17) -> 
 @pytest.mark.parametrize(("shape", "opset"), [([1, 4], 17), ([1, 2, 3], 13), ([1, 4], 9)])
 def test_wrapped_graph_ignores_the_salt(shape: list[int], opset: int) -> None:
     original = _graph(shape, opset=opset)
-    wrapped = S.salted_onnx(original, shape)
+    wrapped = S.salted_onnx(original, [shape])
     onnx.checker.check_model(onnx.load_model_from_string(wrapped), full_check=True)
     rng = np.random.default_rng(1)
     n = int(np.prod(shape))
@@ -63,10 +63,34 @@ def test_salt_is_exact_and_wide_enough() -> None:
 
 
 def test_refusals() -> None:
-    with pytest.raises(CompileError, match="needs a float model input"):
-        S.salted_onnx(_graph([1, 4], TensorProto.INT64), [1, 4])
+    with pytest.raises(CompileError, match="needs float model inputs"):
+        S.salted_onnx(_graph([1, 4], TensorProto.INT64), [[1, 4]])
+    with pytest.raises(CompileError, match="the graph takes 1 inputs, the export describes 2"):
+        S.salted_onnx(_graph([1, 4]), [[1, 4], [1, 4]])
     with pytest.raises(CompileError, match=r"16\^4 is smaller"):
         S.check_decomposition(16, 4)
     S.check_decomposition(16384, 2)  # ezkl's default, the tuner's narrowest: wide enough
     with pytest.raises(CompileError):
         S.check_decomposition(2**12, 2)
+
+
+def test_two_inputs_share_one_salted_tensor() -> None:
+    """features * mask -> Gemm: both inputs sliced from one flat tensor, salt ignored."""
+    rng = np.random.default_rng(2)
+    w = numpy_helper.from_array(rng.normal(size=(4, 2)).astype(np.float32), "w")
+    nodes = [helper.make_node("Mul", ["features", "mask"], ["m"]),
+             helper.make_node("MatMul", ["m", "w"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "two", [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, 4]),
+                       helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w])
+    original = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    wrapped = S.salted_onnx(original.SerializeToString(), [[1, 4], [1, 4]])
+    model = onnx.load_model_from_string(wrapped)
+    assert [i.name for i in model.graph.input] == ["zkml_salted_input"]
+    f = rng.uniform(-1, 1, (1, 4)).astype(np.float32)
+    m = (rng.uniform(size=(1, 4)) > 0.5).astype(np.float32)
+    salt = np.array(S.salt_values(S.draw_salt(), 9), np.float32)
+    flat = np.concatenate([f.reshape(-1), m.reshape(-1), salt]).reshape(1, -1)
+    assert np.array_equal(run_onnx(wrapped, flat),
+                          run_onnx(original.SerializeToString(), [f, m]))

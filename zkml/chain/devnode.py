@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.request
 from types import TracebackType
 
 from zkml._solc import node_bin
@@ -42,13 +43,24 @@ class Anvil:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ToolchainError(f"anvil exited at start (code {self.proc.returncode}).")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if self._answers():
+                return
+            time.sleep(0.1)
         self.stop()
         raise ToolchainError(f"anvil did not listen on port {self.port} within {timeout} s.")
+
+    def _answers(self) -> bool:
+        """Does the node answer JSON-RPC? (A listening socket alone was seen to refuse the
+        next connection while anvil was still starting.)"""
+        body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+        req = urllib.request.Request(self.url, data=body,
+                                     headers={"Content-Type": "application/json"})
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+        try:
+            with direct.open(req, timeout=1.0) as resp:
+                return b'"result"' in resp.read()
+        except (OSError, ValueError):
+            return False
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -223,8 +223,8 @@ def _build(
     salted: bool = False,
 ) -> dict[str, object]:
     onnx_path = tmp / "model.onnx"
-    onnx_path.write_bytes(_salt.salted_onnx(onnx_bytes, exported.input_shape) if salted
-                          else onnx_bytes)
+    shapes = [i.shape for i in exported.inputs]
+    onnx_path.write_bytes(_salt.salted_onnx(onnx_bytes, shapes) if salted else onnx_bytes)
     settings = tmp / "settings.json"
     # Calibration data is private: it stays in the cache dir only as long as the build runs.
     cal = tmp.parent / f"{tmp.name}.calibration.json"

@@ -3,10 +3,11 @@
 ezkl's ``hashed`` input visibility publishes one Poseidon hash of the quantised graph input.
 Over the model's own input that hash is deterministic: the same input always gives the same
 commitment, and anyone who can enumerate the plausible inputs (a few binary features, a small
-image set) finds the one used by hashing each. So the graph is wrapped: its single input becomes
-a flat ``(1, n + SALT_ELEMENTS)`` tensor ``[x..., salt...]``; a ``Slice`` keeps the first ``n``
-values and a ``Reshape`` gives the model its original input shape. The salt is never read by
-the model (outputs are unchanged), but ezkl's one Poseidon hash covers ``x`` and the salt, so
+image set) finds the one used by hashing each. So the graph is wrapped: its inputs become one
+flat ``(1, n + SALT_ELEMENTS)`` tensor ``[x1..., x2..., salt...]`` (n = all inputs' values);
+per graph input a ``Slice`` takes its values and a ``Reshape`` gives it its original shape.
+The salt is never read by the model (outputs are unchanged), but ezkl's one Poseidon hash
+covers the inputs and the salt, so
 each proof, with a fresh random salt, commits to its input with a value nobody can invert or
 link without the salt.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,12 +67,17 @@ def check_decomposition(decomp_base: int, decomp_legs: int) -> None:
         )
 
 
-def salted_onnx(onnx_bytes: bytes, input_shape: Sequence[int]) -> bytes:
-    """The graph with its input replaced by ``[x..., salt...]`` of shape (1, n + S).
+def salted_onnx(onnx_bytes: bytes, input_shapes: Sequence[Sequence[int]]) -> bytes:
+    """The graph with its inputs replaced by one ``[x1..., x2..., salt...]`` of shape
+    (1, n1 + n2 + ... + S): one Poseidon hash covers every input and the salt.
+
+    Args:
+        onnx_bytes: the user's graph.
+        input_shapes: the shape of each graph input, in the graph's order.
 
     Raises:
-        CompileError: the graph takes a non-float input (a salt must be written as a float),
-            or not exactly one input.
+        CompileError: a graph input is not float (a salt must be written as a float), or the
+            shapes do not match the graph's inputs.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -79,39 +86,49 @@ def salted_onnx(onnx_bytes: bytes, input_shape: Sequence[int]) -> bytes:
     graph = model.graph
     inits = {i.name for i in graph.initializer}
     inputs = [i for i in graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise CompileError(f"the committed-input preset salts a single graph input; this "
-                           f"graph takes {len(inputs)}.")
-    original = inputs[0]
-    elem = original.type.tensor_type.elem_type
-    if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
-        raise CompileError(
-            f"the committed-input preset needs a float model input to carry its salt; "
-            f"{original.name!r} is {TensorProto.DataType.Name(elem).lower()}: cast the input "
-            "inside the model (export it with a float input), or use preset private-input."
-        )
-    n = int(np.prod(list(input_shape)))
+    if len(inputs) != len(input_shapes):
+        raise CompileError(f"the graph takes {len(inputs)} inputs, the export describes "
+                           f"{len(input_shapes)}: export the model again.")
+    floats = (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16)
+    for original in inputs:
+        elem = original.type.tensor_type.elem_type
+        if elem not in floats:
+            raise CompileError(
+                f"the committed-input preset needs float model inputs to carry its salt; "
+                f"{original.name!r} is {TensorProto.DataType.Name(elem).lower()}: cast the "
+                "input inside the model (export it with a float input), or use preset "
+                "private-input."
+            )
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                 default=13)
-    shape_name, sliced = f"{_INPUT}_shape", f"{_INPUT}_model_part"
-    new_inits = [numpy_helper.from_array(np.array(list(input_shape), np.int64), shape_name)]
-    if opset >= 10:
-        names = [f"{_INPUT}_{k}" for k in ("starts", "ends", "axes")]
-        new_inits += [numpy_helper.from_array(np.array([v], np.int64), name)
-                      for v, name in zip((0, n, 1), names, strict=True)]
-        slice_node = helper.make_node("Slice", [_INPUT, *names], [sliced])
-    else:  # Slice took attributes before opset 10
-        slice_node = helper.make_node("Slice", [_INPUT], [sliced], starts=[0], ends=[n],
-                                      axes=[1])
-    reshape = helper.make_node("Reshape", [sliced, shape_name], [original.name])
+    sizes = [int(np.prod(list(shape))) for shape in input_shapes]
+    new_inits: list[Any] = []
+    new_nodes: list[Any] = []
+    offset = 0
+    for k, (original, shape, n) in enumerate(zip(inputs, input_shapes, sizes, strict=True)):
+        tag = f"{_INPUT}_{k}"
+        shape_name, sliced = f"{tag}_shape", f"{tag}_model_part"
+        new_inits.append(numpy_helper.from_array(np.array(list(shape), np.int64), shape_name))
+        if opset >= 10:
+            names = [f"{tag}_{v}" for v in ("starts", "ends", "axes")]
+            new_inits += [numpy_helper.from_array(np.array([v], np.int64), name)
+                          for v, name in zip((offset, offset + n, 1), names, strict=True)]
+            new_nodes.append(helper.make_node("Slice", [_INPUT, *names], [sliced]))
+        else:  # Slice took attributes before opset 10
+            new_nodes.append(helper.make_node("Slice", [_INPUT], [sliced], starts=[offset],
+                                              ends=[offset + n], axes=[1]))
+        new_nodes.append(helper.make_node("Reshape", [sliced, shape_name], [original.name]))
+        offset += n
     nodes = list(graph.node)
     del graph.node[:]
-    graph.node.extend([slice_node, reshape, *nodes])
+    graph.node.extend([*new_nodes, *nodes])
     graph.initializer.extend(new_inits)
-    kept = [i for i in graph.input if i.name != original.name]
+    replaced = {i.name for i in inputs}
+    kept = [i for i in graph.input if i.name not in replaced]
+    elem = inputs[0].type.tensor_type.elem_type
     del graph.input[:]
-    graph.input.extend([helper.make_tensor_value_info(_INPUT, elem, [1, n + SALT_ELEMENTS]),
-                        *kept])
+    graph.input.extend([helper.make_tensor_value_info(_INPUT, elem,
+                                                      [1, offset + SALT_ELEMENTS]), *kept])
     return bytes(model.SerializeToString())
 
 

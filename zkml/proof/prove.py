@@ -167,7 +167,6 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
         the same errors as :func:`prove`.
     """
     parts = check_inputs(keys, value)
-    x = parts[0]  # committed-input circuits take one graph input (compile refuses more)
     c = keys.circuit
     commits = get_preset(c.preset).commits_input
     cache.ensure_intact(c.dir, "compiled circuit files")
@@ -179,9 +178,12 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
     work = cache.private_workdir("prove")
     try:
         data = work / "input.json"
-        flat = x.reshape(-1)
-        if commits:  # ezkl rounds inputs through the graph's dtype: the opening holds those
-            flat = flat.astype(c.exported.input_dtype).astype(np.float64)
+        # committed-input: every input's values in the graph's order, then the salt, in one
+        # tensor (zkml/model/salt.py); ezkl rounds inputs through the graph's dtype, so the
+        # opening holds those rounded values
+        flat = np.concatenate([
+            p.reshape(-1).astype(spec.dtype).astype(np.float64) if commits else p.reshape(-1)
+            for p, spec in zip(parts, c.exported.inputs, strict=True)])
         values = flat.tolist()
         salt = draw_salt() if commits else []
         _ezkl.write_input(data, [values + salt_values(salt, c.input_scale)] if commits
@@ -218,7 +220,9 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
         return bundle, None
     return bundle, CommitmentOpening(
         model_id=keys.model_id, input_commitment=bundle.input_commitment,
-        input_scale=c.input_scale, input_shape=list(x.shape), input=values, salt=salt)
+        input_scale=c.input_scale, input=values, salt=salt,
+        # several inputs: the packed row, each input's values in the graph's order
+        input_shape=list(parts[0].shape) if len(parts) == 1 else [1, len(values)])
 
 
 def _bundle(keys: Keys, raw: _ezkl.ProofFile) -> ProofBundle:

@@ -72,6 +72,11 @@ def compile_split(
         # path does not feed a salt to its first segment yet
         raise ZkmlValueError(f"split proving supports the presets private-input and public, "
                              f"not {preset!r} yet; compile without segments for it.")
+    if len(exported.inputs) > 1:
+        names = ", ".join(i.name for i in exported.inputs)
+        raise ZkmlValueError(f"split proving takes models of one graph input for now; "
+                             f"{exported.name} takes {len(exported.inputs)} ({names}): "
+                             "compile without segments.")
     vis = visibility_for(pre, param_visibility=cfg.param_visibility,
                          allow_unbound_model=cfg.allow_unbound_model)
     samples = as_samples(calibration_inputs, exported.input_shape)
