@@ -155,9 +155,13 @@ def calibrate(
     max_logrows: int | None,
     scales: list[int] | None,
     lookup_margin: float = 2.0,
+    rebase_multipliers: list[int] | None = None,
+    what: str = "calibration",
 ) -> None:
+    extra: dict[str, Any] = ({} if rebase_multipliers is None
+                             else {"scale_rebase_multiplier": rebase_multipliers})
     with _translate(
-        "calibration",
+        what,
         CompileError,
         "Give calibration samples that cover the real input range, or raise max_logrows.",
     ):
@@ -169,9 +173,10 @@ def calibrate(
             lookup_safety_margin=lookup_margin,
             scales=scales,
             max_logrows=max_logrows,
+            **extra,
         )
     if not ok:
-        raise CompileError("ezkl calibration found no settings that fit; raise max_logrows.")
+        raise CompileError(f"ezkl {what} found no settings that fit; raise max_logrows.")
 
 
 def compile_circuit(onnx: Path, compiled: Path, settings: Path) -> None:
@@ -310,39 +315,16 @@ def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Pat
     return sol.read_text()
 
 
-def calibrate_segment(
-    data: Path,
-    onnx: Path,
-    settings: Path,
-    *,
-    max_logrows: int | None,
-    scales: list[int] | None,
-    lookup_margin: float = 2.0,
-) -> None:
+def calibrate_segment(data: Path, onnx: Path, settings: Path, *, max_logrows: int | None,
+                      scales: list[int] | None, lookup_margin: float = 2.0) -> None:
     """Calibrate one segment of a split model (zkml.split).
 
     ``scale_rebase_multiplier=[1]``: with ezkl's default [1, 10] one segment's output scale
     can double (to 26, measured), and the next segment, calibrated at the previous output
     scale, would no longer read the same field elements.
     """
-    with _translate(
-        "segment calibration",
-        CompileError,
-        "Give calibration samples that cover the real input range, or raise max_logrows.",
-    ):
-        ok = ezkl.calibrate_settings(  # type: ignore[call-arg]  # stub is wrong
-            data=str(data),
-            model=str(onnx),
-            settings=str(settings),
-            target="resources",
-            lookup_safety_margin=lookup_margin,
-            scales=scales,
-            scale_rebase_multiplier=[1],
-            max_logrows=max_logrows,
-        )
-    if not ok:
-        raise CompileError("ezkl calibration found no settings for a segment; raise "
-                           "max_logrows.")
+    calibrate(data, onnx, settings, max_logrows=max_logrows, scales=scales,
+              lookup_margin=lookup_margin, rebase_multipliers=[1], what="segment calibration")
 
 
 def float_to_felt(value: float, scale: int) -> int:

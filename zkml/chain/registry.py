@@ -95,21 +95,34 @@ def register_model(
         verifier = deploy_verifier(chain, build_verifier(keys))
     if verifier.model_id != keys.model_id:
         raise RegistryError("the verifier deployment is for another model.", "layout mismatch")
-    layout = instance_layout(keys)
+    return register_layout(chain, registry, verifier.address, instance_layout(keys),
+                           keys.model_id, metadata_uri=metadata_uri,
+                           require_consent=require_consent)
+
+
+def register_layout(chain: Chain, registry: RegistryDeployment, verifier: str,
+                    layout: InstanceLayout, model_id: str, *, metadata_uri: str = "",
+                    require_consent: bool = False,
+                    label: str = "Registering the model") -> ModelRegistration:
+    """Register a deployed verifier with its instance layout; ``model_id`` is what the
+    registry binds (a vk digest, or a split model's id). Used for one verifier and for a
+    SplitVerifier alike.
+
+    Raises:
+        RegistryError: the registry refused the registration (reason named).
+    """
     reg = _contract(chain, registry)
     register = (reg.functions.registerModelWithConsent if require_consent
                 else reg.functions.registerModel)
-    fn = register(
-        to_checksum_address(verifier.address), _layout_tuple(layout),
-        bytes.fromhex(keys.model_id), metadata_uri,
-    )
-    with step("Registering the model", "registry_register"):
+    fn = register(to_checksum_address(verifier), _layout_tuple(layout),
+                  bytes.fromhex(model_id), metadata_uri)
+    with step(label, "registry_register"):
         receipt = _send(chain, registry, fn, "registerModel", gas=1_000_000)
     event = reg.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]
     return ModelRegistration(
         registry=registry.address, chain_id=registry.chain_id,
-        onchain_model_id="0x" + bytes(event["modelId"]).hex(), model_id=keys.model_id,
-        verifier=verifier.address, owner=event["owner"], layout=layout,
+        onchain_model_id="0x" + bytes(event["modelId"]).hex(), model_id=model_id,
+        verifier=to_checksum_address(verifier), owner=event["owner"], layout=layout,
         metadata_uri=metadata_uri, tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         gas_used=int(receipt["gasUsed"]),
     )

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
-from web3.logs import DISCARD
 
 from zkml import _solc, cache
 from zkml._progress import step
@@ -30,8 +29,6 @@ from zkml.artifacts import (
     SplitBundle,
     SplitKeys,
 )
-from zkml.chain._registry_base import contract as _registry
-from zkml.chain._registry_base import send as _send
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import Chain, OnchainResult, deploy_verifier, verify_onchain
 from zkml.errors import ContractError
@@ -151,19 +148,8 @@ def register_split_model(chain: Chain, registry: RegistryDeployment, keys: Split
     Raises:
         RegistryError: the registry refused the registration (reason named).
     """
-    from zkml.chain.registry import _layout_tuple
+    from zkml.chain.registry import register_layout
 
-    layout = split_instance_layout(keys)
-    reg = _registry(chain, registry)
-    fn = reg.functions.registerModel(to_checksum_address(verifier.address),
-                                     _layout_tuple(layout), bytes.fromhex(keys.model_id),
-                                     metadata_uri)
-    with step("Registering the split model", "registry_register"):
-        receipt = _send(chain, registry, fn, "registerModel", gas=1_000_000)
-    event = reg.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    return ModelRegistration(
-        registry=registry.address, chain_id=registry.chain_id,
-        onchain_model_id="0x" + bytes(event["modelId"]).hex(), model_id=keys.model_id,
-        verifier=verifier.address, owner=event["owner"], layout=layout,
-        metadata_uri=metadata_uri, tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-        gas_used=int(receipt["gasUsed"]))
+    return register_layout(chain, registry, verifier.address, split_instance_layout(keys),
+                           keys.model_id, metadata_uri=metadata_uri,
+                           label="Registering the split model")
