@@ -292,6 +292,11 @@ def test_read_only_routes_headers_and_escaping(world: World) -> None:
     assert "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
     assert world.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert "/api/inferences" in world.get("/openapi.json").json()["paths"]
+    # HEAD (curl -I, monitors): GET's status and headers, CSP included, and no body
+    head = httpx.head(world.url + "/inferences", timeout=60)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-security-policy"] == csp
+    assert httpx.head(world.url + "/api/models/0x" + "00" * 32, timeout=60).status_code == 404
 
 
 def test_the_app_follows_new_blocks(world: World, tiny: Pipeline) -> None:

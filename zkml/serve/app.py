@@ -64,8 +64,14 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         csp = _DOCS_CSP if scope["path"] == "/docs" else CSP
+        # HEAD (curl -I, link checkers, monitors): the GET response's headers, no body
+        head = scope.get("method") == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_with_headers(message: Message) -> None:
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []),
                                       (b"content-security-policy", csp.encode()),
