@@ -222,3 +222,43 @@ def test_a_circuit_far_from_the_float_model_is_flagged_at_compile(tmp_path: Path
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnfaithfulCircuitWarning)
         zkml.compile_model(nearest, cal)
+
+
+def test_an_opset_6_graph_is_converted_on_import_and_proves(tmp_path: Path) -> None:
+    """Graphs exported years ago (opset 6: onnxruntime runs 7+, e.g. onnx's own pytorch test
+    models) are converted by onnx's version converter on import, then prove as usual; the
+    library's load_onnx says how to convert instead of an onnxruntime NOT_IMPLEMENTED."""
+    from onnx import numpy_helper
+
+    from zkml.model.export import run_onnx
+
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.normal(size=(3, 4)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.normal(size=(4,)).astype(np.float32), "b")
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["g"]),
+             helper.make_node("Relu", ["g"], ["y"])]
+    # IR 3: initializers are listed as graph inputs too, as exporters of that time did
+    graph = helper.make_graph(nodes, "old", [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+        helper.make_tensor_value_info("w", TensorProto.FLOAT, [3, 4]),
+        helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w, b])
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)], ir_version=3)
+    onnx.save(old, tmp_path / "old.onnx")
+    x = rng.uniform(-1, 1, (2, 3)).round(3)
+    (tmp_path / "in.json").write_text(json.dumps({"input_data": [x.ravel().tolist()]}))
+    with pytest.raises(zkml.ExportError, match="opset 6, older than onnxruntime runs"):
+        zkml.load_onnx(tmp_path / "old.onnx", x)
+    r = _zkml("import", "old.onnx", "--input", "in.json", "--range", "-1,1", "--dir", "O",
+              cwd=tmp_path)
+    assert r.returncode == 0 and "converted to opset 13" in r.stderr, r.stderr
+    converted = onnx.load(tmp_path / "O" / "model.onnx")
+    assert [o.version for o in converted.opset_import if o.domain == ""] == [13]
+    for args in (("compile", "--dir", "O"), ("setup", "--dir", "O"),
+                 ("prove", "--dir", "O", "in.json", "-o", "b.json")):
+        r = _zkml(*args, cwd=tmp_path)
+        assert r.returncode == 0, (args, r.stderr)
+    r = _zkml("verify", "b.json", "--json", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["valid"] is True
+    ref = run_onnx((tmp_path / "O" / "model.onnx").read_bytes(), x.astype(np.float32))
+    assert np.allclose(json.loads(r.stdout)["outputs"], ref.ravel(), atol=0.02)

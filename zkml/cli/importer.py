@@ -49,9 +49,10 @@ def import_cmd(
 
     import numpy as np
 
+    from zkml._utils import atomic_write_bytes
     from zkml.artifacts import save_artifact
     from zkml.errors import InputError, ZkmlValueError
-    from zkml.model.export import check_onnx, load_onnx
+    from zkml.model.export import UPGRADE_OPSET, check_onnx, load_onnx, upgrade_opset
     from zkml.model.inputs import graph_inputs, read_input_samples
 
     try:
@@ -60,14 +61,21 @@ def import_cmd(
         raise InputError(f"{model}: cannot read the ONNX file ({e.strerror}).") from e
     declared = graph_inputs(check_onnx(data, source=str(model)))
     gi = declared[0]
+    # a graph older than onnxruntime runs is converted (same computation, newer op versions)
+    data, old_opset = upgrade_opset(data)
     d = dir or Path("build") / model.stem
     d.mkdir(parents=True, exist_ok=True)
     # one graph input: samples (n, *shape); several: packed rows, each input's values in turn
     samples = read_input_samples(input, declared)
     dest = d / "model.onnx"
-    if model.resolve() != dest.resolve():
+    if old_opset is not None:
+        atomic_write_bytes(dest, data)
+    elif model.resolve() != dest.resolve():
         shutil.copyfile(model, dest)
     exported = load_onnx(dest, samples[0], name=model.stem)
+    if old_opset is not None and not as_json:
+        typer.echo(f"note: {model} uses ONNX opset {old_opset}, older than onnxruntime runs; "
+                   f"converted to opset {UPGRADE_OPSET} in {dest}.", err=True)
     note = None
     if calibration is not None:
         cal = read_input_samples(calibration, declared)

@@ -46,6 +46,42 @@ def check_onnx(data: bytes, *, source: str = "model") -> onnx.ModelProto:
         return model
 
 
+#: onnxruntime runs no default-domain opset below this; older graphs are converted on import
+ORT_MIN_OPSET = 7
+UPGRADE_OPSET = 13
+
+
+def default_opset(model: onnx.ModelProto) -> int | None:
+    """The graph's ai.onnx opset version (None if it declares none)."""
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    return max(versions) if versions else None
+
+
+def upgrade_opset(data: bytes) -> tuple[bytes, int | None]:
+    """A graph older than onnxruntime runs, converted to opset ``UPGRADE_OPSET`` by onnx's
+    version converter: ``(converted bytes, old opset)``; ``(data, None)`` when no conversion
+    is needed.
+
+    Raises:
+        ExportError: the converter cannot convert this graph (the message names its opset).
+    """
+    model = onnx.load_model_from_string(data)
+    old = default_opset(model)
+    if old is None or old >= ORT_MIN_OPSET:
+        return data, None
+    from onnx import version_converter
+
+    try:
+        converted = version_converter.convert_version(model, UPGRADE_OPSET)
+    except Exception as e:  # the converter raises bare RuntimeErrors / C++ errors
+        raise ExportError(
+            f"the graph uses ONNX opset {old}, older than onnxruntime runs ({ORT_MIN_OPSET}+), "
+            f"and onnx's version converter could not convert it "
+            f"({str(e).splitlines()[0][:160] if str(e) else type(e).__name__}); re-export the "
+            f"model with opset {UPGRADE_OPSET} or newer.") from e
+    return bytes(converted.SerializeToString()), old
+
+
 def _shape(value_info: onnx.ValueInfoProto) -> list[int]:
     dims = value_info.type.tensor_type.shape.dim
     return [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
@@ -212,6 +248,12 @@ def _describe(data: bytes, example: Any, path: Path, name: str | None) -> Export
     from zkml.model.inputs import coerce_inputs, graph_inputs, unpack
 
     graph = check_onnx(data, source=name or str(path))
+    opset = default_opset(graph)
+    if opset is not None and opset < ORT_MIN_OPSET:
+        raise ExportError(
+            f"{path} uses ONNX opset {opset}, older than onnxruntime runs ({ORT_MIN_OPSET}+): "
+            f"convert it first (`zkml import` does, or onnx.version_converter.convert_version("
+            f"model, {UPGRADE_OPSET})).")
     declared = graph_inputs(graph)
     if len(declared) == 1:
         try:
