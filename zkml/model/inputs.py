@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,6 +78,19 @@ def graph_inputs(model: onnx.ModelProto) -> list[GraphInput]:
     return out
 
 
+def _jsonl(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, sample) for each non-blank line of a .jsonl file; a line is a sample or
+    ``{"input": sample, ...}`` (batch files carry an id beside it)."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as e:
+            raise InputError(f"{path}:{n}: not JSON ({e}).") from e
+        yield n, item["input"] if isinstance(item, dict) and "input" in item else item
+
+
 def _load(path: Path) -> Any:
     """The raw contents of an input file: an array or nested lists of numbers."""
     suffix = path.suffix.lower()
@@ -100,14 +113,7 @@ def _load(path: Path) -> Any:
                 raise InputError(f"{path}: not a CSV of numbers ({e}).") from e
     if suffix == ".jsonl":
         samples = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError as e:
-                raise InputError(f"{path}:{n}: not JSON ({e}).") from e
-            value = item["input"] if isinstance(item, dict) and "input" in item else item
+        for n, value in _jsonl(path, text):
             try:  # each line is one sample, nested or flat
                 samples.append(np.asarray(value, dtype=np.float64).reshape(-1))
             except (TypeError, ValueError) as e:
@@ -334,21 +340,13 @@ def read_input_samples(path: str | Path, specs: Sequence[Spec]) -> np.ndarray:
     p = Path(path)
     if p.suffix.lower() == ".jsonl":
         try:
-            lines = p.read_text().splitlines()
+            text = p.read_text()
         except FileNotFoundError as e:
             raise InputError(f"{p}: no such input file.") from e
         except (OSError, ValueError) as e:
             raise InputError(f"{p}: not a readable .jsonl file ({e}).") from e
         rows = []
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError as e:
-                raise InputError(f"{p}:{n}: not JSON ({e}).") from e
-            if isinstance(item, dict) and "input" in item:
-                item = item["input"]
+        for n, item in _jsonl(p, text):
             try:
                 rows.append(coerce_inputs(item, specs, one=True))
             except InputError as e:
