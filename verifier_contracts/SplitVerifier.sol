@@ -9,16 +9,19 @@ interface ISegmentVerifier {
 /// @title SplitVerifier: one model proven as K segment proofs, checked as one statement.
 /// @notice Same interface as one ezkl verifier, so the InferenceRegistry can register it as a
 /// model's verifier unchanged. `proof` is abi.encode(bytes[] segmentProofs); `instances` are the
-/// segments' public instances concatenated in segment order. Valid only if every boundary
-/// commitment segment i's proof carries for its output equals the one segment i + 1's proof
-/// carries for its input (a 64-byte G1 point at an offset fixed per segment, read from the
-/// settings), and every segment proof verifies under its own verifier.
+/// segments' public instances concatenated in segment order. A boundary between segment b and
+/// b + 1 carries one or more tensors; for each, the commitment segment b's proof carries for it
+/// as an output must equal the one segment b + 1's proof carries for it as an input (a 64-byte
+/// G1 point at an offset fixed per segment, read from the settings). Valid only if every such
+/// link holds and every segment proof verifies under its own verifier.
 contract SplitVerifier {
     address[] public verifiers;
     uint256[] public numInstances;
-    /// byte offset, in segment i's proof, of its output commitment (boundary i)
+    /// link j joins segment linkBoundary[j] to segment linkBoundary[j] + 1 (ascending)
+    uint256[] public linkBoundary;
+    /// byte offset, in the earlier segment's proof, of link j's output commitment
     uint256[] public outputOffsets;
-    /// byte offset, in segment i + 1's proof, of its input commitment (boundary i)
+    /// byte offset, in the later segment's proof, of link j's input commitment
     uint256[] public inputOffsets;
 
     error BadConfig();
@@ -28,15 +31,27 @@ contract SplitVerifier {
     error SegmentRejected(uint256 segment);
 
     constructor(address[] memory verifiers_, uint256[] memory numInstances_,
-                uint256[] memory outputOffsets_, uint256[] memory inputOffsets_) {
+                uint256[] memory linkBoundary_, uint256[] memory outputOffsets_,
+                uint256[] memory inputOffsets_) {
         uint256 k = verifiers_.length;
-        if (k == 0 || numInstances_.length != k || outputOffsets_.length + 1 != k
-            || inputOffsets_.length + 1 != k) revert BadConfig();
+        uint256 n = linkBoundary_.length;
+        if (k == 0 || numInstances_.length != k || outputOffsets_.length != n
+            || inputOffsets_.length != n) revert BadConfig();
         for (uint256 i = 0; i < k; ++i) {
             if (verifiers_[i].code.length == 0) revert BadConfig();
         }
+        // every boundary 0 .. k - 2 has at least one link, in ascending order: a boundary
+        // without one would let two unrelated proofs pass as one inference
+        uint256 next = 0;
+        for (uint256 j = 0; j < n; ++j) {
+            uint256 b = linkBoundary_[j];
+            if (b + 1 >= k || b + 1 < next || b > next) revert BadConfig();
+            if (b == next) next = b + 1;
+        }
+        if (next + 1 != k) revert BadConfig();
         verifiers = verifiers_;
         numInstances = numInstances_;
+        linkBoundary = linkBoundary_;
         outputOffsets = outputOffsets_;
         inputOffsets = inputOffsets_;
     }
@@ -56,17 +71,19 @@ contract SplitVerifier {
         for (uint256 i = 0; i < k; ++i) total += numInstances[i];
         if (instances.length != total) revert InstanceCount(total, instances.length);
         // Links first: they are cheap, and a mixed-up bundle fails before any pairing.
-        for (uint256 b = 0; b + 1 < k; ++b) {
-            if (!_samePoint(proofs[b], outputOffsets[b], proofs[b + 1], inputOffsets[b])) {
+        uint256 n = linkBoundary.length;
+        for (uint256 j = 0; j < n; ++j) {
+            uint256 b = linkBoundary[j];
+            if (!_samePoint(proofs[b], outputOffsets[j], proofs[b + 1], inputOffsets[j])) {
                 revert LinkBroken(b);
             }
         }
         uint256 at = 0;
         for (uint256 i = 0; i < k; ++i) {
-            uint256 n = numInstances[i];
-            uint256[] memory slice = new uint256[](n);
-            for (uint256 j = 0; j < n; ++j) slice[j] = instances[at + j];
-            at += n;
+            uint256 m = numInstances[i];
+            uint256[] memory slice = new uint256[](m);
+            for (uint256 j = 0; j < m; ++j) slice[j] = instances[at + j];
+            at += m;
             bool ok = false;
             try ISegmentVerifier(verifiers[i]).verifyProof(proofs[i], slice) returns (bool r) {
                 ok = r;

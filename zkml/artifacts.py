@@ -351,10 +351,11 @@ SPLIT_BUNDLE_FORMAT = "zkml-split-bundle/1"
 class SplitCircuit(_Artifact):
     """A model cut into contiguous segments, each compiled as its own circuit.
 
-    Segment i's output and segment i + 1's input are the tensor ``boundaries[i]``, committed
+    Segment i's outputs and segment i + 1's inputs are the tensors ``boundaries[i]``, committed
     (ezkl ``polycommit``) on both sides; the model's own input and output keep the preset's
-    visibility. Every segment is compiled at the same ``logrows`` (one SRS, comparable
-    commitments). ``quantization`` compares the chained circuits with the whole float model.
+    visibility. ``layer_groups`` names the layers cut into output-channel groups. Every
+    segment is compiled at the same ``logrows`` (one SRS, comparable commitments).
+    ``quantization`` compares the chained circuits with the whole float model.
     """
 
     exported: ExportedModel
@@ -362,12 +363,22 @@ class SplitCircuit(_Artifact):
     digest: str
     dir: str
     segments: list[Circuit]
-    boundaries: list[str]
+    boundaries: list[list[str]]
     estimated_rows: list[int]
     logrows: int
     input_range: tuple[float, float]
     quantization: QuantizationReport
     cache_hit: bool = False
+    layer_groups: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_tensor_boundaries(cls, data: Any) -> Any:
+        # artifacts saved before multi-tensor boundaries list one tensor name per boundary
+        if isinstance(data, dict) and isinstance(data.get("boundaries"), list):
+            data = {**data, "boundaries": [[b] if isinstance(b, str) else b
+                                           for b in data["boundaries"]]}
+        return data
 
 
 class SegmentLink(_Artifact):

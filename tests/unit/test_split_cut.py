@@ -1,12 +1,18 @@
-"""Where a graph can be cut, and how blocks are grouped (no ezkl: pure ONNX and arithmetic)."""
+"""Where a graph can be cut, layers cut into channel groups, and how blocks are grouped
+(no ezkl: pure ONNX, onnxruntime and arithmetic)."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
+import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from zkml.split.cut import _partition, cut_points
+from zkml.errors import CompileError
+from zkml.model.export import run_onnx, run_onnx_all
+from zkml.split.cut import _named, _partition, cut_points, segment_model
+from zkml.split.layers import split_layers, splittable_channels
 
 
 def _graph(residual: bool) -> onnx.ModelProto:
@@ -27,15 +33,94 @@ def _graph(residual: bool) -> onnx.ModelProto:
     return onnx.shape_inference.infer_shapes(helper.make_model(g))
 
 
-def test_cut_points_are_single_computed_tensors() -> None:
+def test_cut_points_list_the_computed_tensors_crossing() -> None:
     points = cut_points(_graph(residual=False))
-    # before the Constant node "b" alone crosses; a constant never counts as crossing
-    assert points == [(1, "a"), (2, "b"), (3, "b"), (4, "d"), (5, "e")]
+    # no point right after the Constant node: it computes nothing the input flows through
+    assert points == [(1, ["a"]), (2, ["b"]), (4, ["d"]), (5, ["e"])]
 
 
-def test_a_residual_connection_rules_out_the_points_it_spans() -> None:
-    # "a" is used again by the final Add: between its producer and that Add, two tensors cross
-    assert cut_points(_graph(residual=True)) == [(1, "a")]
+def test_a_residual_connection_is_carried_across_the_points_it_spans() -> None:
+    # "a" is used again by the final Add: every point it spans carries it too
+    assert cut_points(_graph(residual=True)) == [(1, ["a"]), (2, ["a", "b"]), (4, ["a", "d"]),
+                                                  (5, ["a", "e"])]
+    assert cut_points(_graph(residual=True), max_tensors=1) == [(1, ["a"])]
+
+
+def _chain(model: onnx.ModelProto, x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Run ``model`` segment by segment, cut at every point; returns (output, segments)."""
+    points = cut_points(model)
+    names = [[model.graph.input[0].name], *(t for _, t in points), [model.graph.output[0].name]]
+    values: list[np.ndarray] = [x]
+    for i in range(len(names) - 1):
+        seg = segment_model(model, names[i], names[i + 1])
+        onnx.checker.check_model(seg)
+        assert [v.name for v in seg.graph.input] == names[i]
+        values = run_onnx_all(seg.SerializeToString(), values)
+        assert len(values) == len(names[i + 1])
+    return values[0], len(names) - 1
+
+
+def test_segments_chained_through_carried_tensors_compute_the_model() -> None:
+    model = _graph(residual=True)
+    x = np.arange(4, dtype=np.float32).reshape(1, 4) - 1.5
+    out, k = _chain(model, x)
+    assert k == 5
+    np.testing.assert_allclose(out, run_onnx(model.SerializeToString(), x), rtol=1e-6)
+
+
+class _Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 6, 3, padding=1)
+        self.fc = torch.nn.Linear(6 * 4 * 4, 12)
+        self.head = torch.nn.Linear(12, 3, bias=False)  # exported as MatMul
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.fc(torch.relu(self.conv(x)).flatten(1))
+        return self.head(torch.relu(z) + z)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> onnx.ModelProto:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("net") / "net.onnx"
+    torch.onnx.export(_Net().eval(), torch.randn(1, 2, 4, 4), str(path), dynamo=False,
+                      opset_version=13)
+    return _named(onnx.shape_inference.infer_shapes(onnx.load(str(path))))
+
+
+def test_conv_gemm_and_matmul_split_into_channel_groups_compute_the_same(
+        net: onnx.ModelProto) -> None:
+    by_op = {n.op_type: n for n in net.graph.node}
+    assert [splittable_channels(net, by_op[op]) for op in ("Conv", "Gemm", "MatMul", "Relu")] \
+        == [6, 12, 3, 0]
+    groups = {by_op["Conv"].name: 4, by_op["Gemm"].name: 5, by_op["MatMul"].name: 3}
+    cut = split_layers(net, groups)
+    onnx.checker.check_model(cut)
+    ops = [n.op_type for n in cut.graph.node]
+    assert ops.count("Conv") == 4 and ops.count("Gemm") == 5 and ops.count("MatMul") == 3
+    assert ops.count("Concat") == 3
+    x = np.random.default_rng(1).normal(size=(1, 2, 4, 4)).astype(np.float32)
+    ref = run_onnx(net.SerializeToString(), x)
+    np.testing.assert_allclose(run_onnx(cut.SerializeToString(), x), ref, rtol=1e-5,
+                               atol=1e-6)
+    # and cut at every point inside the groups too (the model input carried past the conv)
+    out, k = _chain(cut, x)
+    assert k > len(cut_points(net)) + 1
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    # the original weights are gone: no initializer is stored twice
+    assert not {t.name for t in net.graph.initializer
+                if t.name.endswith("weight")} & {t.name for t in cut.graph.initializer}
+
+
+def test_a_layer_is_not_split_into_more_groups_than_channels(net: onnx.ModelProto) -> None:
+    by_op = {n.op_type: n for n in net.graph.node}
+    with pytest.raises(CompileError, match=r"3 output channels\) cannot be split into 4"):
+        split_layers(net, {by_op["MatMul"].name: 4})
+    with pytest.raises(CompileError, match="no layer named 'nope'"):
+        split_layers(net, {"nope": 2})
+    with pytest.raises(CompileError, match="cannot be split"):
+        split_layers(net, {by_op["Relu"].name: 2})
 
 
 def test_partition_minimises_the_largest_group() -> None:

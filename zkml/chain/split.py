@@ -63,20 +63,21 @@ def deploy_split_verifier(chain: Chain, keys: SplitKeys, *, allow_oversize: bool
         ``gas_used`` is the total of all K + 1 deployments.
 
     Raises:
-        ContractError: a boundary with more than one commitment point (not supported).
+        ContractError: a boundary whose two sides carry different numbers of commitments.
         ChainError: the chain refused a deployment.
 
     Example:
         >>> dep = zkml.chain.split.deploy_split_verifier(zkml.connect(), keys)
     """
-    outs, ins = [], []
+    bounds, outs, ins = [], [], []
     for i in range(len(keys.segments) - 1):
         out_pts, in_pts = keys.links[i].output_points, keys.links[i + 1].input_points
-        if len(out_pts) != 1 or len(in_pts) != 1:
-            raise ContractError(f"boundary {i} has {len(out_pts)}/{len(in_pts)} commitment "
-                                "points; the SplitVerifier links one tensor per boundary.")
-        outs.append(out_pts[0])
-        ins.append(in_pts[0])
+        if len(out_pts) != len(in_pts) or not out_pts:
+            raise ContractError(f"boundary {i} has {len(out_pts)} output and {len(in_pts)} "
+                                "input commitment points; set the split up again.")
+        bounds.extend([i] * len(out_pts))
+        outs.extend(out_pts)
+        ins.extend(in_pts)
     gas = 0
     addresses = []
     for seg in keys.segments:
@@ -87,9 +88,12 @@ def deploy_split_verifier(chain: Chain, keys: SplitKeys, *, allow_oversize: bool
     abi: list[dict[str, object]] = c["abi"]  # type: ignore[assignment]
     with step(f"Deploying SplitVerifier ({len(addresses)} segments) to {chain.label}",
               "deploy"):
+        # storage: ~22k gas per array slot (K verifiers + instance counts, 3 per link)
         address, tx, used = chain.deploy(abi, str(c["bytecode"]), addresses,
-                                         [link.num_instances for link in keys.links], outs, ins,
-                                         gas=3_000_000)
+                                         [link.num_instances for link in keys.links], bounds,
+                                         outs, ins,
+                                         gas=2_000_000 + 50_000 * (2 * len(addresses)
+                                                                   + 3 * len(bounds)))
     return Deployment(model_id=keys.model_id, chain_id=chain.chain_id, address=address,
                       tx_hash=tx, gas_used=gas + used, abi=abi)
 

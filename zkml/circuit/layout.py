@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,9 +39,11 @@ def estimate_rows(
 
 
 def estimate_rows_of(
-    onnx_path: Path, *, preset: str = "private-input", config: CompileConfig | None = None
+    onnx_path: Path, *, preset: str = "private-input", config: CompileConfig | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[int, int]:
-    """:func:`estimate_rows` for an ONNX file (no export artifact needed).
+    """:func:`estimate_rows` for an ONNX file (no export artifact needed); ``overrides`` are
+    ezkl run args set last (a split segment commits its boundaries: ``polycommit``).
 
     Raises:
         UnsupportedOpError: ezkl cannot lay out one of the graph's nodes (named).
@@ -53,7 +56,8 @@ def estimate_rows_of(
     try:
         settings = work / "settings.json"
         _ezkl.gen_settings(onnx_path, settings,
-                           {**layout_args(vis, cfg), "scale_rebase_multiplier": 10})
+                           {**layout_args(vis, cfg), "scale_rebase_multiplier": 10,
+                            **(overrides or {})})
         rows = _ezkl.read_settings(settings).num_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)

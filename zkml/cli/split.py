@@ -67,7 +67,8 @@ def compile_cmd(
                                         "output: private-input or public.")] = "private-input",
     as_json: JsonOpt = False,
 ) -> None:
-    """Cut the model at tensor boundaries (balanced by rows) and compile every segment."""
+    """Cut the model at tensor boundaries (balanced by rows; a too-big layer into channel
+    groups) and compile every segment."""
     compile_split_dir(dir, segments, max_memory, preset, as_json)
 
 
@@ -92,11 +93,15 @@ def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           preset=preset)
     save_artifact(split, dir / "split.json")
+    cuts = "; ".join(", ".join(b) for b in split.boundaries)
+    layers = "".join(f"; layer {name} cut into {n} channel groups"
+                     for name, n in split.layer_groups.items())
     _emit({"segments": len(split.segments), "logrows": split.logrows,
-           "boundaries": split.boundaries, "estimated_rows": split.estimated_rows,
+           "boundaries": split.boundaries, "layer_groups": split.layer_groups,
+           "estimated_rows": split.estimated_rows,
            "max_abs_error": split.quantization.max_abs_error}, as_json,
           f"{len(split.segments)} segments at logrows {split.logrows}; estimated rows "
-          f"{split.estimated_rows}; cut at {split.boundaries}")
+          f"{split.estimated_rows}; cut at [{cuts}]{layers}")
 
 
 @app.command("setup")

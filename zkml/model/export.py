@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from zkml.artifacts import ExportedModel, InputSpec
 from zkml.errors import ExportError, InputError
 
-__all__ = ["export", "load_onnx", "check_onnx", "run_onnx"]
+__all__ = ["export", "load_onnx", "check_onnx", "run_onnx", "run_onnx_all"]
 
 def check_onnx(data: bytes, *, source: str = "model") -> onnx.ModelProto:
     """Parse an ONNX graph; raise ExportError if it is not ONNX at all.
@@ -101,6 +101,12 @@ def run_onnx(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]) -> np
     Raises:
         InputError: a list of another length than the graph's inputs.
     """
+    return run_onnx_all(onnx_bytes, inputs)[0]
+
+
+def run_onnx_all(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]
+                 ) -> list[np.ndarray]:
+    """:func:`run_onnx`, every graph output (in the graph's order)."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
@@ -111,8 +117,7 @@ def run_onnx(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]) -> np
                          f"({', '.join(d.name for d in declared)}).")
     feed: dict[str, Any] = {d.name: np.asarray(v).astype(_ORT_TYPES.get(d.type, np.float32))
                            for d, v in zip(declared, values, strict=True)}
-    out = sess.run(None, feed)
-    return np.asarray(out[0], dtype=np.float64)
+    return [np.asarray(o, dtype=np.float64) for o in sess.run(None, feed)]
 
 
 def export(

@@ -19,10 +19,11 @@ from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport, SplitCircuit
-from zkml.circuit.compile import CompileConfig, _calibration_subset, as_samples, layout_args
+from zkml.circuit.compile import CompileConfig, _calibration_subset, layout_args, model_samples
 from zkml.circuit.cost import max_logrows_for_memory
 from zkml.errors import CompileError
-from zkml.model.export import load_onnx, run_onnx
+from zkml.model.export import load_onnx, run_onnx, run_onnx_all
+from zkml.model.inputs import unpack
 from zkml.presets import get_preset, visibility_for
 from zkml.split.cut import CutPlan, choose_segments, plan_cuts, segment_logrows, write_segments
 
@@ -43,9 +44,9 @@ def compile_split(
     Args:
         exported: the ONNX artifact from :func:`zkml.export`.
         calibration_inputs: representative samples covering the real input range.
-        segments: how many segments (cut at single tensors between layers, balanced by the
-            layout estimate of rows), or ``"auto"``: the fewest whose estimated proving peak
-            fits ``max_memory``.
+        segments: how many segments (cut where few tensors cross, a too-big layer cut into
+            output-channel groups, balanced by the layout estimate of rows), or ``"auto"``:
+            the fewest whose estimated proving peak fits ``max_memory``.
         max_memory: bytes one segment proof may use (``"auto"`` only); default: what this
             machine allows one proof.
         preset: a privacy preset; it applies to the model's own input and output.
@@ -72,14 +73,9 @@ def compile_split(
         # path does not feed a salt to its first segment yet
         raise ZkmlValueError(f"split proving supports the presets private-input and public, "
                              f"not {preset!r} yet; compile without segments for it.")
-    if len(exported.inputs) > 1:
-        names = ", ".join(i.name for i in exported.inputs)
-        raise ZkmlValueError(f"split proving takes models of one graph input for now; "
-                             f"{exported.name} takes {len(exported.inputs)} ({names}): "
-                             "compile without segments.")
     vis = visibility_for(pre, param_visibility=cfg.param_visibility,
                          allow_unbound_model=cfg.allow_unbound_model)
-    samples = as_samples(calibration_inputs, exported.input_shape)
+    samples = model_samples(calibration_inputs, exported)
     onnx_path = Path(exported.onnx_path)
     if sha256_file(onnx_path) != exported.onnx_sha256:
         raise CompileError(f"{onnx_path} changed since export (sha256 mismatch); export again.")
@@ -92,11 +88,11 @@ def compile_split(
             raise ZkmlValueError(f"segments must be a positive integer or 'auto', not "
                                  f"{segments!r}.")
     data_digest = sha256_bytes(samples.astype("<f8").tobytes())
-    key = digest_of("split/1", exported.onnx_sha256, vis, cfg.model_dump(), data_digest,
-                    plan.boundaries, _ezkl.EZKL_VERSION)
+    key = digest_of("split/2", exported.onnx_sha256, vis, cfg.model_dump(), data_digest,
+                    plan.boundaries, plan.layer_groups, _ezkl.EZKL_VERSION)
 
     def build(tmp: Path) -> dict[str, object]:
-        return _build(tmp, onnx_path, plan, samples, vis, cfg)
+        return _build(tmp, onnx_path, plan, _inputs_of(samples, exported), vis, cfg)
 
     with step(f"Compiling {len(plan.ranges)} segment circuits ({preset})", "compile"):
         entry = cache.get_or_build("splits", key, build)
@@ -104,8 +100,10 @@ def compile_split(
     circuits = []
     seg_metas: list[dict[str, Any]] = meta["segments"]  # type: ignore[assignment]
     for i, m in enumerate(seg_metas):
+        shapes = m["input_shapes"]
         seg_exported = load_onnx(entry.file(f"segment{i}.onnx"),
-                                 np.zeros(m["input_shape"]), name=f"{exported.name}.{i}")
+                                 [np.zeros(shape) for shape in shapes],
+                                 name=f"{exported.name}.{i}")
         circuits.append(Circuit(
             exported=seg_exported, preset=preset, digest=digest_of(key, i), dir=str(entry.path),
             settings_path=str(entry.file(f"segment{i}.settings.json")),
@@ -120,7 +118,7 @@ def compile_split(
         ))
     return SplitCircuit(
         exported=exported, preset=preset, digest=key, dir=str(entry.path), segments=circuits,
-        boundaries=plan.boundaries, estimated_rows=plan.rows,
+        boundaries=plan.boundaries, estimated_rows=plan.rows, layer_groups=plan.layer_groups,
         logrows=int(meta["logrows"]),  # type: ignore[call-overload]
         input_range=circuits[0].input_range,
         quantization=QuantizationReport.model_validate(meta["quantization"]),
@@ -128,20 +126,30 @@ def compile_split(
     )
 
 
-def _activations(paths: list[Path], samples: np.ndarray) -> list[np.ndarray]:
-    """The float input of every segment on every sample (onnxruntime, segment by segment)."""
-    acts = [samples]
+def _inputs_of(samples: np.ndarray, exported: ExportedModel) -> list[np.ndarray]:
+    """One array (n, *shape) per graph input, from samples as :func:`model_samples` gives."""
+    if len(exported.inputs) > 1:
+        return unpack(samples, exported.inputs, cast=False)
+    return [samples]
+
+
+def _activations(paths: list[Path], inputs: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """The float inputs of every segment on every sample (onnxruntime, segment by segment):
+    per segment, one array (n, *shape) per input tensor."""
+    acts = [inputs]
     for path in paths[:-1]:
         data = path.read_bytes()
-        acts.append(np.stack([run_onnx(data, x) for x in acts[-1]]))
+        outs = [run_onnx_all(data, [a[n] for a in acts[-1]]) for n in range(len(inputs[0]))]
+        acts.append([np.stack([o[t] for o in outs]) for t in range(len(outs[0]))])
     return acts
 
 
-def _build(tmp: Path, onnx_path: Path, plan: CutPlan, samples: np.ndarray,
+def _build(tmp: Path, onnx_path: Path, plan: CutPlan, inputs: list[np.ndarray],
            vis: dict[str, str], cfg: CompileConfig) -> dict[str, object]:
     paths = write_segments(onnx_path, plan, tmp)
-    subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
-    acts = _activations(paths, subset)
+    subset_idx = _calibration_subset(np.concatenate(
+        [a.reshape(len(a), -1) for a in inputs], axis=1), cfg.calibration_limit)
+    acts = _activations(paths, [a[subset_idx] for a in inputs])
     k = len(paths)
     cap = max(cfg.max_logrows, max_logrows_for_memory(cfg.num_inner_cols))
     metas: list[dict[str, Any]] = []
@@ -152,7 +160,7 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, samples: np.ndarray,
                    "output_visibility": vis["output_visibility"] if i == k - 1 else "polycommit"}
         settings = tmp / f"segment{i}.settings.json"
         cal = tmp.parent / f"{tmp.name}.calibration{i}.json"
-        _ezkl.write_input(cal, [acts[i].reshape(-1).tolist()])
+        _ezkl.write_input(cal, [a.reshape(-1).tolist() for a in acts[i]])
         try:
             _ezkl.gen_settings(path, settings, layout_args(seg_vis, cfg))
             _ezkl.calibrate_segment(
@@ -167,14 +175,20 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, samples: np.ndarray,
             raise CompileError(f"segment {i} calibrated at input scale {s.input_scale}, not the "
                                f"previous segment's output scale {scale}; cap the scales "
                                "(CompileConfig.scales) and compile again.")
+        if i < k - 1 and len(set(s.output_scales)) != 1:
+            # the next segment reads all its inputs at one scale
+            raise CompileError(f"segment {i}'s boundary tensors came out at different scales "
+                               f"{s.output_scales}; cap the scales (CompileConfig.scales) or "
+                               "use fewer segments.")
         scale = s.output_scales[0]
-        seen = samples if i == 0 else acts[i]  # the model's input range: every sample
+        # the model's input range: every sample (first segment), else the activations seen
+        seen = np.concatenate([a.reshape(-1) for a in (inputs if i == 0 else acts[i])])
         lo, hi = float(seen.min()), float(seen.max())
         margin = cfg.range_margin * max(hi - lo, 1e-9)
         metas.append({"num_rows": s.num_rows, "input_scale": s.input_scale,
                       "param_scale": s.param_scale, "output_scales": s.output_scales,
                       "logrows": s.logrows, "input_range": [lo - margin, hi + margin],
-                      "input_shape": list(acts[i].shape[1:])})
+                      "input_shapes": [list(a.shape[1:]) for a in acts[i]]})
     logrows = max(m["logrows"] for m in metas)
     for i, path in enumerate(paths):
         settings = tmp / f"segment{i}.settings.json"
@@ -182,26 +196,28 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, samples: np.ndarray,
         _ezkl.normalize_settings(settings)
         _ezkl.compile_circuit(path, tmp / f"segment{i}.compiled", settings)
         _ezkl.polycommit_layout(settings)  # refuses a boundary that would not fit one column
-    report = _quantization(tmp, k, onnx_path.read_bytes(), subset, metas[-1]["output_scales"][0])
+    first = [a[subset_idx] for a in inputs]
+    report = _quantization(tmp, k, onnx_path.read_bytes(), first, metas[-1]["output_scales"][0])
     return {"logrows": logrows, "segments": metas, "quantization": report.model_dump()}
 
 
-def _quantization(tmp: Path, k: int, onnx_bytes: bytes, samples: np.ndarray, scale: int,
+def _quantization(tmp: Path, k: int, onnx_bytes: bytes, inputs: list[np.ndarray], scale: int,
                   limit: int = 4) -> QuantizationReport:
     """The chained circuits' outputs against the whole float model on a few samples."""
-    idx = sorted(set(np.linspace(0, len(samples) - 1, num=min(limit, len(samples)))
+    n_samples = len(inputs[0])
+    idx = sorted(set(np.linspace(0, n_samples - 1, num=min(limit, n_samples))
                      .astype(int).tolist()))
     errs: list[float] = []
     agree = 0
     lo_out, hi_out = np.inf, -np.inf
     try:
         for n in idx:
-            x = samples[n]
+            x = [a[n] for a in inputs]
             w: dict[str, Any] = {}
             for i in range(k):
                 data = tmp / f"q{n}.{i}.input.json"
                 if i == 0:
-                    _ezkl.write_input(data, [x.reshape(-1).tolist()])
+                    _ezkl.write_input(data, [v.reshape(-1).tolist() for v in x])
                 else:
                     _ezkl.write_chained_input(data, w)
                 w = _ezkl.gen_witness(data, tmp / f"segment{i}.compiled",

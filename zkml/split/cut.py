@@ -1,12 +1,16 @@
 """Cut an ONNX graph into K contiguous segments at tensor boundaries, balanced by rows.
 
-A cut point is a place in the (topologically ordered) node list where exactly one computed
-tensor crosses from the nodes before it to the nodes after it: that tensor becomes the
-previous segment's output and the next segment's input, committed on both sides (ezkl's
-``polycommit``). The graph is first cut at every such point into blocks; ezkl lays each block
-out (rows, in about a second) and a linear partition groups the blocks into K segments whose
-largest row count is as small as possible, since the largest segment sets the shared logrows
-and so every segment's proving memory.
+A cut point is a place in the (topologically ordered) node list; the computed tensors that
+cross it (made before, used after; at most :data:`MAX_BOUNDARY_TENSORS`) become the previous
+segment's outputs and the next segment's inputs, committed on both sides (ezkl's
+``polycommit``). A tensor that crosses several cuts (a residual connection, the model input
+carried past a layer cut into channel groups) passes through the segments between, each
+committing it again. The graph is first cut at every such point into blocks; ezkl lays each
+block out (rows, in about a second) and a linear partition groups the blocks into K segments
+whose largest row count is as small as possible, since the largest segment sets the shared
+logrows and so every segment's proving memory. A layer too big for one segment's share is
+first rewritten as output-channel groups (:mod:`zkml.split.layers`), which adds cut points
+inside it.
 """
 
 from __future__ import annotations
@@ -14,32 +18,43 @@ from __future__ import annotations
 import itertools
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zkml import cache
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import estimate_cost, max_logrows_for_memory
 from zkml.circuit.layout import estimate_rows_of
 from zkml.errors import CompileError, ZkmlValueError
+from zkml.split.layers import split_layers, splittable_channels
 
 if TYPE_CHECKING:
     import onnx
 
 __all__ = ["CutPlan", "cut_points", "plan_cuts", "choose_segments", "write_segments",
-           "segment_logrows"]
+           "segment_logrows", "segment_model", "MAX_BOUNDARY_TENSORS"]
+
+#: the most tensors one boundary may carry (each costs a commitment in both proofs)
+MAX_BOUNDARY_TENSORS = 8
+#: blocks laid out when planning (each costs one ezkl layout); fewer-tensor points first
+_MAX_POINTS = 48
+#: a segment this much above the even share is worth cutting a layer into channel groups
+_IMBALANCE = 1.25
+_CARRY = "__zkml_carry"
 
 
 @dataclass(frozen=True)
 class CutPlan:
-    """Where to cut: ``boundaries[i]`` is the tensor between segment i and i + 1."""
+    """Where to cut: ``boundaries[i]`` are the tensors between segment i and i + 1."""
 
-    #: node index ranges [start, end) of each segment
+    #: node index ranges [start, end) of each segment, in the graph after ``layer_groups``
     ranges: list[tuple[int, int]]
-    boundaries: list[str]
+    boundaries: list[list[str]]
     #: the layout estimate of rows of each segment (sum of its blocks)
     rows: list[int]
+    #: layers cut into output-channel groups: node name -> groups
+    layer_groups: dict[str, int] = field(default_factory=dict)
 
 
 def _load(onnx_path: Path) -> onnx.ModelProto:
@@ -52,16 +67,24 @@ def _load(onnx_path: Path) -> onnx.ModelProto:
         return model
 
 
-def cut_points(model: onnx.ModelProto) -> list[tuple[int, str]]:
-    """Every (node index, tensor) where the graph can be cut before that node.
+def _graph_inputs(model: onnx.ModelProto) -> list[str]:
+    static = {i.name for i in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in static]
 
-    Only computed float tensors of a fully known shape qualify, crossed alone (a residual
-    connection spanning the point rules it out), and never a graph output.
+
+def cut_points(model: onnx.ModelProto,
+               max_tensors: int = MAX_BOUNDARY_TENSORS) -> list[tuple[int, list[str]]]:
+    """Every (node index, crossing tensors) where the graph can be cut before that node.
+
+    The crossing tensors are listed in the order they were made (graph inputs first). A point
+    qualifies when the node before it computes something (not a constant), at most
+    ``max_tensors`` tensors cross, each a float tensor of a fully known shape and none a graph
+    output, and not only graph inputs cross (the segment before would compute nothing).
     """
     g = model.graph
-    static = {i.name for i in g.initializer}
+    inputs = _graph_inputs(model)
     # Constant subgraphs (shapes, Constant nodes) are copied into whichever segment needs them.
-    dynamic = {i.name for i in g.input if i.name not in static}
+    dynamic = set(inputs)
     for n in g.node:
         if any(i in dynamic for i in n.input):
             dynamic.update(o for o in n.output if o)
@@ -76,35 +99,87 @@ def cut_points(model: onnx.ModelProto) -> list[tuple[int, str]]:
             last_use[i] = idx
     outputs = {o.name for o in g.output}
     points = []
-    live: set[str] = set(dynamic & {i.name for i in g.input})
+    live = list(inputs)
     for idx, n in enumerate(g.node):
-        if idx > 0:
-            crossing = {t for t in live if last_use.get(t, -1) >= idx}
-            if len(crossing) == 1:
-                (t,) = crossing
-                if t in shapes and t not in outputs and t not in {i.name for i in g.input}:
-                    points.append((idx, t))
-        live.update(o for o in n.output if o in dynamic)
+        if idx > 0 and any(o in dynamic for o in g.node[idx - 1].output):
+            crossing = [t for t in live if last_use.get(t, -1) >= idx]
+            if (crossing and len(crossing) <= max_tensors
+                    and all(t in shapes and t not in outputs for t in crossing)
+                    and not set(crossing) <= set(inputs)):
+                points.append((idx, crossing))
+        live.extend(o for o in n.output if o in dynamic and o not in live)
     return points
 
 
-def _extract(model: onnx.ModelProto, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:
+def segment_model(model: onnx.ModelProto, inputs: list[str], outputs: list[str],
+                  *, carry: bool = True) -> onnx.ModelProto:
+    """The part of ``model`` from tensors ``inputs`` to tensors ``outputs`` (in those orders).
+
+    An output that is also an input passes through an ``Identity`` (renamed, since ONNX has
+    no graph output equal to an input) when ``carry``; else it is left out and an input no
+    node reads is dropped (the layout of the computing part only, for the row estimate).
+    """
     import onnx.utils
+    from onnx import helper
 
-    return onnx.utils.Extractor(model).extract_model(inputs, outputs)
+    computed = [t for t in outputs if t not in inputs]
+    passed = [t for t in outputs if t in inputs] if carry else []
+    if not computed:
+        raise CompileError(f"a segment from {inputs} to {outputs} computes nothing; this "
+                           "cut plan is not usable.")
+    m = onnx.utils.Extractor(model).extract_model(inputs, computed)
+    g = m.graph
+    read = {i for n in g.node for i in n.input}
+    keep = [vi for vi in g.input if vi.name in read or vi.name in passed]
+    del g.input[:]
+    g.input.extend(keep)
+    by_name = {vi.name: vi for vi in [*g.input, *g.output]}
+    for t in passed:
+        g.node.append(helper.make_node("Identity", [t], [t + _CARRY], name=t + _CARRY))
+        vi = onnx.ValueInfoProto()
+        vi.CopyFrom(by_name[t])
+        vi.name = t + _CARRY
+        by_name[t + _CARRY] = vi
+    ordered = [by_name[t + _CARRY if t in passed else t] for t in outputs if t in computed
+               or t in passed]
+    del g.output[:]
+    g.output.extend(ordered)
+    return m
 
 
-def _block_rows(model: onnx.ModelProto, names: list[str], preset: str,
+#: layout estimates of blocks already laid out in this process (planning tries several
+#: channel-group counts; the blocks outside the rewritten layer are the same each time)
+_ROWS_SEEN: dict[str, int] = {}
+
+
+def _block_rows(model: onnx.ModelProto, names: list[list[str]], preset: str,
                 config: CompileConfig) -> list[int]:
     import onnx
+
+    from zkml._utils import digest_of, sha256_bytes
 
     work = cache.private_workdir("cut")
     try:
         rows = []
-        for k in range(len(names) - 1):
-            path = work / f"block{k}.onnx"
-            onnx.save(_extract(model, [names[k]], [names[k + 1]]), str(path))
-            rows.append(estimate_rows_of(path, preset=preset, config=config)[0])
+        last = len(names) - 2
+        for k in range(last + 1):
+            block = segment_model(model, names[k], names[k + 1], carry=False)
+            # as the segments will be: committed boundaries (a public output costs more rows),
+            # rescaled to the input scale at every boundary (zkml.split.compile)
+            vis: dict[str, Any] = {
+                "scale_rebase_multiplier": 1,
+                **({"input_visibility": "polycommit"} if k else {}),
+                **({"output_visibility": "polycommit"} if k < last else {})}
+            data = block.SerializeToString()
+            key = digest_of("block-rows/1", sha256_bytes(data), vis, preset, config.model_dump())
+            if key not in _ROWS_SEEN:
+                path = work / f"block{k}.onnx"
+                onnx.save(block, str(path))
+                if len(_ROWS_SEEN) > 4096:
+                    _ROWS_SEEN.clear()
+                _ROWS_SEEN[key] = estimate_rows_of(path, preset=preset, config=config,
+                                                   overrides=vis)[0]
+            rows.append(_ROWS_SEEN[key])
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -134,34 +209,130 @@ def _partition(rows: list[int], k: int) -> list[int]:
     return sorted(starts)[1:]
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    model: onnx.ModelProto
+    points: list[tuple[int, list[str]]]
+    rows: list[int]
+
+
+def _blocks(model: onnx.ModelProto, preset: str, cfg: CompileConfig) -> _Blocks:
+    points = cut_points(model)
+    if len(points) > _MAX_POINTS:
+        points = sorted(sorted(points, key=lambda p: (len(p[1]), p[0]))[:_MAX_POINTS])
+    names = [_graph_inputs(model), *(t for _, t in points), [model.graph.output[0].name]]
+    return _Blocks(model, points, _block_rows(model, names, preset, cfg))
+
+
+def _group(blocks: _Blocks, segments: int, groups: dict[str, int]) -> CutPlan:
+    rows, points = blocks.rows, blocks.points
+    starts = _partition(rows, segments)
+    bounds = [0, *starts, len(rows)]
+    node_at = [0, *(i for i, _ in points), len(blocks.model.graph.node)]
+    return CutPlan(
+        ranges=[(node_at[a], node_at[b]) for a, b in itertools.pairwise(bounds)],
+        boundaries=[points[s - 1][1] for s in starts],
+        rows=[sum(rows[a:b]) for a, b in itertools.pairwise(bounds)],
+        layer_groups=dict(groups),
+    )
+
+
+def _heaviest_layer(model: onnx.ModelProto, nodes: range, groups: dict[str, int]) -> str | None:
+    """The splittable node of the largest weight among ``nodes`` not split yet (by name)."""
+    import math as _m
+
+    weights = {t.name: _m.prod(t.dims) for t in model.graph.initializer}
+    best: tuple[int, str] | None = None
+    for idx in nodes:
+        n = model.graph.node[idx]
+        if (not n.name or n.name in groups or "__zkml_g" in n.name
+                or splittable_channels(model, n) < 2):
+            continue
+        size = weights.get(n.input[1], 0)
+        if best is None or size > best[0]:
+            best = (size, n.name)
+    return best[1] if best else None
+
+
+def _named(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every node a unique name (layer_groups refers to layers by name)."""
+    seen: set[str] = set()
+    for idx, n in enumerate(model.graph.node):
+        if not n.name or n.name in seen:
+            n.name = f"{n.op_type}_{idx}__zkml"
+        seen.add(n.name)
+    return model
+
+
 def plan_cuts(onnx_path: Path, segments: int, *, preset: str = "private-input",
               config: CompileConfig | None = None) -> CutPlan:
     """Plan ``segments`` contiguous segments of the graph, balanced by estimated rows.
 
+    When the graph has too few cut points, or one segment ends up well above the even share
+    of rows, its heaviest Gemm / MatMul / Conv is cut into output-channel groups (up to three
+    layers), which both adds cut points and evens the segments out.
+
     Raises:
         ZkmlValueError: ``segments`` < 1.
-        CompileError: the graph has fewer cut points than ``segments - 1`` (it names how many).
+        CompileError: the graph has more than one output, or too few cut points even after
+            cutting layers into channel groups (it names how many).
     """
     if segments < 1:
         raise ZkmlValueError(f"segments must be at least 1, not {segments}.")
     cfg = config or CompileConfig()
-    model = _load(onnx_path)
+    base = _named(_load(onnx_path))
+    if len(base.graph.output) != 1:
+        raise CompileError(f"{onnx_path.name} has {len(base.graph.output)} outputs; split "
+                           "proving takes a model of one output: compile without segments.")
+    if segments == 1:
+        return CutPlan(ranges=[(0, len(base.graph.node))], boundaries=[], rows=[0])
+    groups: dict[str, int] = {}
+    model = base
     points = cut_points(model)
-    if segments - 1 > len(points):
-        raise CompileError(
-            f"{onnx_path.name} can be cut in {len(points)} place(s) only (single tensors between "
-            f"layers), so at most {len(points) + 1} segments; ask for fewer segments.")
-    g = model.graph
-    names = [g.input[0].name, *(t for _, t in points), g.output[0].name]
-    rows = _block_rows(model, names, preset, cfg) if segments > 1 else [0]
-    starts = _partition(rows, segments) if segments > 1 else []
-    bounds = [0, *starts, len(rows)]
-    node_at = [0, *(i for i, _ in points), len(g.node)]
-    return CutPlan(
-        ranges=[(node_at[a], node_at[b]) for a, b in itertools.pairwise(bounds)],
-        boundaries=[names[s] for s in starts],
-        rows=[sum(rows[a:b]) for a, b in itertools.pairwise(bounds)],
-    )
+    while segments - 1 > len(points):
+        # too few places to cut: cut the biggest layer into as many groups as segments
+        name = _heaviest_layer(model, range(len(model.graph.node)), groups)
+        if name is None:
+            raise CompileError(
+                f"{onnx_path.name} can be cut in {len(points)} place(s) only (at most "
+                f"{MAX_BOUNDARY_TENSORS} float tensors crossing, no Gemm/MatMul/Conv left to "
+                f"cut into channel groups), so at most {len(points) + 1} segments; ask for "
+                "fewer segments.")
+        node = next(n for n in model.graph.node if n.name == name)
+        groups[name] = min(segments, splittable_channels(model, node))
+        model = split_layers(base, groups)
+        points = cut_points(model)
+    blocks = _blocks(model, preset, cfg)
+    plan = _group(blocks, segments, groups)
+
+    def logrows(p: CutPlan) -> int:
+        return segment_logrows(max(p.rows), cfg)
+
+    for _ in range(3):
+        share = sum(plan.rows) / segments
+        worst = max(range(segments), key=lambda i: plan.rows[i])
+        if plan.rows[worst] <= _IMBALANCE * share:
+            break
+        name = _heaviest_layer(model, range(*plan.ranges[worst]), groups)
+        if name is None:
+            break
+        node = next(n for n in model.graph.node if n.name == name)
+        best: tuple[tuple[int, int], dict[str, int], _Blocks, CutPlan] | None = None
+        for n_groups in range(2, min(splittable_channels(model, node), 2 * segments) + 1):
+            trial = {**groups, name: n_groups}
+            candidate = _blocks(split_layers(base, trial), preset, cfg)
+            if len(candidate.rows) < segments:
+                continue
+            option = _group(candidate, segments, trial)
+            score = (logrows(option), max(option.rows))
+            if best is None or score < best[0]:
+                best = (score, trial, candidate, option)
+        # proving cost follows 2^logrows: a cut that only evens rows out below the same
+        # logrows adds boundaries (commitments, range checks) for nothing
+        if best is None or best[0][0] >= logrows(plan):
+            break
+        _, groups, model, plan = best[0], best[1], best[2].model, best[3]
+    return plan
 
 
 def segment_logrows(rows: int, config: CompileConfig) -> int:
@@ -184,10 +355,15 @@ def choose_segments(onnx_path: Path, *, max_memory: int | None, max_segments: in
                                cfg.num_inner_cols).peak_memory_bytes
     else:
         budget = max_memory
-    points = len(cut_points(_load(onnx_path)))
-    peak = 0
-    for k in range(1, min(max_segments, points + 1) + 1):
-        plan = plan_cuts(onnx_path, k, preset=preset, config=cfg)
+    peak, tried = 0, 0
+    for k in range(1, max_segments + 1):
+        try:
+            plan = plan_cuts(onnx_path, k, preset=preset, config=cfg)
+        except CompileError:
+            if k == 1:
+                raise
+            break
+        tried = k
         if k == 1:
             rows, _ = estimate_rows_of(onnx_path, preset=preset, config=cfg)
             plan = CutPlan(plan.ranges, [], [rows])
@@ -196,22 +372,22 @@ def choose_segments(onnx_path: Path, *, max_memory: int | None, max_segments: in
         if peak <= budget:
             return plan
     raise CompileError(
-        f"no cut of {onnx_path.name} into at most {min(max_segments, points + 1)} segments "
-        f"fits {budget / 1e9:.1f} GB per proof (the finest needs about {peak / 1e9:.1f} GB); "
-        "raise --max-memory, or use a model with more places to cut (single tensors between "
-        "layers).")
+        f"no cut of {onnx_path.name} into at most {tried} segments fits {budget / 1e9:.1f} GB "
+        f"per proof (the finest needs about {peak / 1e9:.1f} GB); raise --max-memory, or use a "
+        "model with more places to cut.")
 
 
 def write_segments(onnx_path: Path, plan: CutPlan, out_dir: Path) -> list[Path]:
-    """Write each segment of ``plan`` as its own ONNX file (``segment{i}.onnx``)."""
+    """Write each segment of ``plan`` as its own ONNX file (``segment{i}.onnx``): inputs are
+    the boundary before it (the graph's inputs for the first), outputs the boundary after it
+    (the graph's output for the last), in the plan's order."""
     import onnx
 
-    model = _load(onnx_path)
-    g = model.graph
-    names = [g.input[0].name, *plan.boundaries, g.output[0].name]
+    model = split_layers(_named(_load(onnx_path)), plan.layer_groups)
+    names = [_graph_inputs(model), *plan.boundaries, [model.graph.output[0].name]]
     paths = []
     for i in range(len(plan.ranges)):
         path = out_dir / f"segment{i}.onnx"
-        onnx.save(_extract(model, [names[i]], [names[i + 1]]), str(path))
+        onnx.save(segment_model(model, names[i], names[i + 1]), str(path))
         paths.append(path)
     return paths

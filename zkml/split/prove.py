@@ -24,7 +24,7 @@ from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.presets import get_preset
 from zkml.proof.batch import _local, _ray
-from zkml.proof.prove import check_input
+from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
 __all__ = ["prove_split"]
@@ -62,7 +62,7 @@ def _check_keys(keys: SplitKeys) -> None:
                              "; run setup_split again.")
 
 
-def _witness_chain(keys: SplitKeys, x: np.ndarray, work: Path) -> list[str]:
+def _witness_chain(keys: SplitKeys, x: list[np.ndarray], work: Path) -> list[str]:
     """Every segment's witness (JSON text), segment i + 1 fed segment i's output felts."""
     texts: list[str] = []
     w: dict[str, Any] = {}
@@ -70,7 +70,7 @@ def _witness_chain(keys: SplitKeys, x: np.ndarray, work: Path) -> list[str]:
     for i, k in enumerate(keys.segments):
         data = work / f"input{i}.json"
         if i == 0:
-            _ezkl.write_input(data, [x.reshape(-1).tolist()])
+            _ezkl.write_input(data, [v.reshape(-1).tolist() for v in x])
         else:
             _ezkl.write_chained_input(data, w)
         out = work / f"witness{i}.json"
@@ -100,7 +100,9 @@ def prove_split(
 
     Args:
         keys: the artifact from :func:`zkml.setup_split`.
-        value: one input (array, nested list, or a .json / .npy path), as for :func:`zkml.prove`.
+        value: one input (array, nested list, or a .json / .npy path; for a model of several
+            inputs a dict by name, a list in graph order or a packed row), as for
+            :func:`zkml.prove`.
         backend: ``"local"`` (a process pool) or ``"ray"`` (a local cluster, or ``address``).
         workers: segment proofs at once; default: the number of segments, capped by the CPUs.
         address: a Ray cluster to join (its nodes must see the key files at the same paths).
@@ -120,7 +122,7 @@ def prove_split(
     """
     if backend not in ("local", "ray"):
         raise ZkmlValueError(f"backend must be 'local' or 'ray', not {backend!r}.")
-    x = check_input(keys.segments[0], value)
+    x = check_inputs(keys.segments[0], value)
     _check_keys(keys)
     k = len(keys.segments)
     n_workers = max(1, min(workers or (os.cpu_count() or 1), k))

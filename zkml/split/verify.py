@@ -108,10 +108,12 @@ def link_problem(proofs: list[bytes], keys: SplitKeys) -> str | None:
         in_pts = keys.links[i + 1].input_points
         if len(out_pts) != len(in_pts) or not out_pts:
             return f"links[{i}]: the keys commit no boundary here"
-        for a, b in zip(out_pts, in_pts, strict=True):
+        names = keys.circuit.boundaries[i]
+        for t, (a, b) in enumerate(zip(out_pts, in_pts, strict=True)):
             if proofs[i][a:a + _POINT] != proofs[i + 1][b:b + _POINT]:
+                name = names[t] if t < len(names) else f"#{t}"
                 return (f"links[{i}]: segment {i}'s output commitment is not segment {i + 1}'s "
-                        f"input commitment ({keys.circuit.boundaries[i]!r})")
+                        f"input commitment ({name!r})")
     return None
 
 

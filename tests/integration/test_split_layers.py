@@ -1,0 +1,136 @@
+"""Split proving beyond cuts between layers (issue #16): boundaries of several tensors, a layer
+cut into output-channel groups, models of several inputs. Real ezkl and anvil.
+
+The tiny MLP (4-8-2) has two places to cut between layers; four segments need its first
+layer cut into channel groups, so its input is carried past the groups along with the group
+outputs: boundaries of two and three tensors, each linked commitment by commitment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import zkml
+from zkml.artifacts import SplitBundle, SplitKeys
+
+from .conftest import Pipeline
+
+
+@pytest.fixture(scope="module")
+def keys4(tiny: Pipeline) -> SplitKeys:
+    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=4,
+                               config=tiny.zoo.config)
+    return zkml.setup_split(split)
+
+
+@pytest.fixture(scope="module")
+def bundle4(tiny: Pipeline, keys4: SplitKeys) -> SplitBundle:
+    return zkml.prove_split(keys4, tiny.zoo.test_inputs[0], workers=2)
+
+
+def _wide(keys: SplitKeys) -> int:
+    """The first boundary carrying more than one tensor."""
+    return next(i for i, b in enumerate(keys.circuit.boundaries) if len(b) > 1)
+
+
+def test_a_layer_is_cut_into_channel_groups_when_cuts_between_layers_run_out(
+        tiny: Pipeline, keys4: SplitKeys, bundle4: SplitBundle,
+        bundle: zkml.ProofBundle) -> None:
+    split = keys4.circuit
+    assert len(split.segments) == 4
+    (layer, groups), = split.layer_groups.items()
+    assert groups >= 2
+    # the cut layer's input travels with the first groups' outputs: one commitment per tensor
+    # on each side of every boundary
+    assert max(len(b) for b in split.boundaries) >= 2
+    for i, names in enumerate(split.boundaries):
+        assert len(keys4.links[i].output_points) == len(names)
+        assert len(keys4.links[i + 1].input_points) == len(names)
+    assert zkml.verify_split(bundle4, keys4)
+    # the same computation as the model: within one quantisation step of the monolithic proof
+    step = 2.0 ** -split.segments[-1].output_scales[0]
+    mono = zkml.decoded_outputs(bundle)
+    assert np.max(np.abs(np.subtract(bundle4.outputs, mono))) <= 4 * step
+    x = torch.tensor(np.asarray(tiny.zoo.test_inputs[0], dtype=np.float32))
+    ref = tiny.zoo.model(x).detach().numpy().reshape(-1)
+    assert np.max(np.abs(np.subtract(bundle4.outputs, ref))) <= \
+        split.quantization.max_abs_error + 4 * step
+
+
+def test_every_tensor_of_a_wide_boundary_is_linked(keys4: SplitKeys, bundle4: SplitBundle,
+                                                    tiny: Pipeline) -> None:
+    b = _wide(keys4)
+    other = zkml.prove_split(keys4, tiny.zoo.test_inputs[1], workers=1)
+    names = keys4.circuit.boundaries[b]
+    for t in range(len(names)):
+        # segment b + 1 taken from the other input's proof: only the tensors' links tell
+        at_out = keys4.links[b].output_points[t]
+        p = bytearray.fromhex(bundle4.segments[b].proof[2:])
+        p[at_out + 9] ^= 1
+        segs = list(bundle4.segments)
+        segs[b] = segs[b].model_copy(update={"proof": "0x" + p.hex()})
+        v = zkml.verify_split_detailed(bundle4.model_copy(update={"segments": segs}), keys4)
+        assert not v.valid and v.reason is not None
+        assert v.reason.startswith(f"links[{b}]") and repr(names[t]) in v.reason
+    mixed = list(bundle4.segments)
+    mixed[b + 1:] = other.segments[b + 1:]
+    forged = bundle4.model_copy(update={"segments": mixed, "outputs": other.outputs})
+    v = zkml.verify_split_detailed(forged, keys4)
+    assert not v.valid and v.reason is not None and v.reason.startswith(f"links[{b}]")
+
+
+def test_wide_boundaries_on_chain(anvil: object, keys4: SplitKeys,
+                                  bundle4: SplitBundle) -> None:
+    from zkml.chain import split as S
+    from zkml.errors import ChainError
+
+    chain = zkml.connect(anvil.url)  # type: ignore[attr-defined]
+    dep = S.deploy_split_verifier(chain, keys4)
+    assert S.verify_split_onchain(chain, dep, bundle4).valid
+    b = _wide(keys4)
+    for t in range(len(keys4.circuit.boundaries[b])):
+        p = bytearray.fromhex(bundle4.segments[b + 1].proof[2:])
+        p[keys4.links[b + 1].input_points[t] + 3] ^= 1
+        segs = list(bundle4.segments)
+        segs[b + 1] = segs[b + 1].model_copy(update={"proof": "0x" + p.hex()})
+        res = S.verify_split_onchain(chain, dep, bundle4.model_copy(update={"segments": segs}))
+        assert not res.valid
+    # a SplitVerifier whose boundary has no link would accept unrelated proofs: refused
+    c = S._compiled()
+    verifiers = [dep.address] * 3
+    for bounds in ([0], [0, 2], [1, 0], [0, 1, 1, 3]):
+        with pytest.raises(ChainError):
+            chain.deploy(c["abi"], str(c["bytecode"]), verifiers, [0, 0, 2], bounds,
+                         [0] * len(bounds), [0] * len(bounds), gas=3_000_000)
+
+
+def test_a_model_of_two_inputs_splits(tmp_path_factory: pytest.TempPathFactory) -> None:
+    class TwoInputs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Linear(6, 8)
+            self.b = torch.nn.Linear(8, 3)
+
+        def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.b(torch.relu(self.a(features)) * mask)
+
+    torch.manual_seed(3)
+    model = TwoInputs().eval()
+    rng = np.random.default_rng(3)
+    feats = rng.uniform(-1, 1, size=(16, 1, 6)).astype(np.float32)
+    masks = (rng.uniform(size=(16, 1, 8)) > 0.3).astype(np.float32)
+    exported = zkml.export(model, (torch.tensor(feats[0]), torch.tensor(masks[0])),
+                           tmp_path_factory.mktemp("two") / "two.onnx")
+    split = zkml.compile_split(exported, {"features": feats, "mask": masks}, segments=2)
+    keys = zkml.setup_split(split)
+    # the mask is used after the cut: it crosses the boundary with the hidden activations
+    assert any("mask" in names for names in split.boundaries)
+    value = {"features": feats[5], "mask": masks[5]}
+    b = zkml.prove_split(keys, value, workers=2)
+    assert zkml.verify_split(b, keys)
+    ref = model(torch.tensor(feats[5]), torch.tensor(masks[5])).detach().numpy().reshape(-1)
+    assert np.max(np.abs(np.subtract(b.outputs, ref))) <= split.quantization.max_abs_error + 0.01
+    with pytest.raises(zkml.InputError, match="mask"):
+        zkml.prove_split(keys, {"features": feats[5]}, workers=1)
