@@ -1,12 +1,15 @@
 """Split proving beyond cuts between layers (issue #16): boundaries of several tensors, a layer
 cut into output-channel groups, models of several inputs. Real ezkl and anvil.
 
-The tiny MLP (4-8-2) has two places to cut between layers; four segments need its first
-layer cut into channel groups, so its input is carried past the groups along with the group
-outputs: boundaries of two and three tensors, each linked commitment by commitment.
+The tiny MLP (4-8-2) has two places to cut between layers; four segments need a layer cut
+into channel groups. Its input is private, so the first layer's groups (which would carry the
+input past them) are not used: the last layer's are, and the ReLU output it reads travels
+with the first group's output: a boundary of two tensors, linked commitment by commitment.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +44,7 @@ def test_a_layer_is_cut_into_channel_groups_when_cuts_between_layers_run_out(
     split = keys4.circuit
     assert len(split.segments) == 4
     (layer, groups), = split.layer_groups.items()
-    assert groups >= 2
+    assert "Gemm" in layer and groups >= 2
     # the cut layer's input travels with the first groups' outputs: one commitment per tensor
     # on each side of every boundary
     assert max(len(b) for b in split.boundaries) >= 2
@@ -123,9 +126,15 @@ def test_a_model_of_two_inputs_splits(tmp_path_factory: pytest.TempPathFactory) 
     masks = (rng.uniform(size=(16, 1, 8)) > 0.3).astype(np.float32)
     exported = zkml.export(model, (torch.tensor(feats[0]), torch.tensor(masks[0])),
                            tmp_path_factory.mktemp("two") / "two.onnx")
-    split = zkml.compile_split(exported, {"features": feats, "mask": masks}, segments=2)
+    samples = {"features": feats, "mask": masks}
+    # private inputs: no boundary carries the mask (a graph input) nor anything computable
+    # from the inputs without the weights; the cut falls after the Mul
+    private = zkml.compile_split(exported, samples, segments=2)
+    assert private.boundaries == [[private.boundaries[0][0]]]
+    assert "mask" not in private.boundaries[0]
+    # public inputs: the mask may cross the boundary with the hidden activations
+    split = zkml.compile_split(exported, samples, segments=2, preset="public")
     keys = zkml.setup_split(split)
-    # the mask is used after the cut: it crosses the boundary with the hidden activations
     assert any("mask" in names for names in split.boundaries)
     value = {"features": feats[5], "mask": masks[5]}
     b = zkml.prove_split(keys, value, workers=2)
@@ -134,3 +143,25 @@ def test_a_model_of_two_inputs_splits(tmp_path_factory: pytest.TempPathFactory) 
     assert np.max(np.abs(np.subtract(b.outputs, ref))) <= split.quantization.max_abs_error + 0.01
     with pytest.raises(zkml.InputError, match="mask"):
         zkml.prove_split(keys, {"features": feats[5]}, workers=1)
+
+
+def test_segment_keys_travel_to_cluster_nodes_with_their_tasks(
+        tiny: Pipeline, keys4: SplitKeys, bundle4: SplitBundle, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    nodes = tmp_path / "nodes"
+    monkeypatch.setenv("ZKML_RAY_NODE_DIR", str(nodes))  # inherited by the cluster's workers
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        # joining a running cluster (address): keys are shipped, not read by path
+        b = zkml.prove_split(keys4, tiny.zoo.test_inputs[0], backend="ray", address="auto",
+                             workers=2)
+    finally:
+        ray.shutdown()
+    assert zkml.verify_split(b, keys4) and b.outputs == bundle4.outputs
+    copies = sorted(d for d in nodes.iterdir() if d.is_dir())
+    assert sorted(d.name.split("-")[0] for d in copies) == \
+        sorted(k.model_id for k in keys4.segments)
+    for d in copies:
+        assert (d / "pk.key").stat().st_size > 0 and (d / "done").exists()

@@ -46,6 +46,22 @@ def test_a_residual_connection_is_carried_across_the_points_it_spans() -> None:
     assert cut_points(_graph(residual=True), max_tensors=1) == [(1, ["a"])]
 
 
+def test_a_private_input_is_never_committed_at_a_boundary() -> None:
+    # relu(x) and its reshape need no weight to compute from a guessed x: not a boundary
+    # when the input is private; the MatMul's output needs the weights: it may be
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "w")
+    shape = numpy_helper.from_array(np.array([1, 4], dtype=np.int64), "shape")
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Reshape", ["r", "shape"],
+                                                                  ["s"]),
+         helper.make_node("MatMul", ["s", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], initializer=[w, shape])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(g))
+    assert cut_points(model) == [(1, ["r"]), (2, ["s"]), (3, ["m"])]
+    assert cut_points(model, hide_inputs=True) == [(3, ["m"])]
+
+
 def _chain(model: onnx.ModelProto, x: np.ndarray) -> tuple[np.ndarray, int]:
     """Run ``model`` segment by segment, cut at every point; returns (output, segments)."""
     points = cut_points(model)
@@ -108,6 +124,9 @@ def test_conv_gemm_and_matmul_split_into_channel_groups_compute_the_same(
     out, k = _chain(cut, x)
     assert k > len(cut_points(net)) + 1
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    # the conv's input carried past its groups is the model input: not when that is private
+    assert any("input" in t for _, t in cut_points(cut))
+    assert not any("input" in t for _, t in cut_points(cut, hide_inputs=True))
     # the original weights are gone: no initializer is stored twice
     assert not {t.name for t in net.graph.initializer
                 if t.name.endswith("weight")} & {t.name for t in cut.graph.initializer}

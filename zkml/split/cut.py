@@ -72,14 +72,31 @@ def _graph_inputs(model: onnx.ModelProto) -> list[str]:
     return [i.name for i in model.graph.input if i.name not in static]
 
 
-def cut_points(model: onnx.ModelProto,
-               max_tensors: int = MAX_BOUNDARY_TENSORS) -> list[tuple[int, list[str]]]:
+def _revealing(model: onnx.ModelProto, dynamic: set[str]) -> set[str]:
+    """The tensors computed from the graph inputs without any float weight (the inputs
+    themselves, reshapes, slices, ReLUs of them...): whoever guesses the input can compute
+    them, and so confirm the guess against a boundary commitment, which is not blinded."""
+    g = model.graph
+    weights = {i.name for i in g.initializer if i.data_type in (1, 10, 11)}  # float types
+    revealing = set(_graph_inputs(model))
+    for n in g.node:
+        dyn = [i for i in n.input if i in dynamic]
+        if dyn and all(i in revealing for i in dyn) and not any(i in weights for i in n.input):
+            revealing.update(o for o in n.output if o)
+    return revealing
+
+
+def cut_points(model: onnx.ModelProto, max_tensors: int = MAX_BOUNDARY_TENSORS, *,
+               hide_inputs: bool = False) -> list[tuple[int, list[str]]]:
     """Every (node index, crossing tensors) where the graph can be cut before that node.
 
     The crossing tensors are listed in the order they were made (graph inputs first). A point
     qualifies when the node before it computes something (not a constant), at most
     ``max_tensors`` tensors cross, each a float tensor of a fully known shape and none a graph
-    output, and not only graph inputs cross (the segment before would compute nothing).
+    output, and not only graph inputs cross (the segment before would compute nothing). With
+    ``hide_inputs`` (the input is not public) no crossing tensor may be computable from the
+    input without the model's weights: its unblinded commitment would let anyone confirm a
+    guessed input.
     """
     g = model.graph
     inputs = _graph_inputs(model)
@@ -88,6 +105,7 @@ def cut_points(model: onnx.ModelProto,
     for n in g.node:
         if any(i in dynamic for i in n.input):
             dynamic.update(o for o in n.output if o)
+    hidden = _revealing(model, dynamic) if hide_inputs else set()
     shapes: dict[str, list[int]] = {}
     for vi in [*g.value_info, *g.input, *g.output]:
         t = vi.type.tensor_type
@@ -104,7 +122,8 @@ def cut_points(model: onnx.ModelProto,
         if idx > 0 and any(o in dynamic for o in g.node[idx - 1].output):
             crossing = [t for t in live if last_use.get(t, -1) >= idx]
             if (crossing and len(crossing) <= max_tensors
-                    and all(t in shapes and t not in outputs for t in crossing)
+                    and all(t in shapes and t not in outputs and t not in hidden
+                            for t in crossing)
                     and not set(crossing) <= set(inputs)):
                 points.append((idx, crossing))
         live.extend(o for o in n.output if o in dynamic and o not in live)
@@ -216,8 +235,14 @@ class _Blocks:
     rows: list[int]
 
 
+def _hides_input(preset: str) -> bool:
+    from zkml.presets import get_preset
+
+    return get_preset(preset).input_visibility != "public"
+
+
 def _blocks(model: onnx.ModelProto, preset: str, cfg: CompileConfig) -> _Blocks:
-    points = cut_points(model)
+    points = cut_points(model, hide_inputs=_hides_input(preset))
     if len(points) > _MAX_POINTS:
         points = sorted(sorted(points, key=lambda p: (len(p[1]), p[0]))[:_MAX_POINTS])
     names = [_graph_inputs(model), *(t for _, t in points), [model.graph.output[0].name]]
@@ -288,20 +313,29 @@ def plan_cuts(onnx_path: Path, segments: int, *, preset: str = "private-input",
         return CutPlan(ranges=[(0, len(base.graph.node))], boundaries=[], rows=[0])
     groups: dict[str, int] = {}
     model = base
-    points = cut_points(model)
+    hide = _hides_input(preset)
+    points = cut_points(model, hide_inputs=hide)
+    tried: dict[str, int] = {}
     while segments - 1 > len(points):
         # too few places to cut: cut the biggest layer into as many groups as segments
-        name = _heaviest_layer(model, range(len(model.graph.node)), groups)
+        name = _heaviest_layer(model, range(len(model.graph.node)), {**groups, **tried})
         if name is None:
+            private = (" and, as the input is not public, none computable from it without "
+                       "the weights" if hide else "")
             raise CompileError(
                 f"{onnx_path.name} can be cut in {len(points)} place(s) only (at most "
-                f"{MAX_BOUNDARY_TENSORS} float tensors crossing, no Gemm/MatMul/Conv left to "
-                f"cut into channel groups), so at most {len(points) + 1} segments; ask for "
-                "fewer segments.")
+                f"{MAX_BOUNDARY_TENSORS} float tensors crossing{private}; no Gemm/MatMul/Conv "
+                f"left to cut into channel groups), so at most {len(points) + 1} segments; ask "
+                "for fewer segments.")
         node = next(n for n in model.graph.node if n.name == name)
-        groups[name] = min(segments, splittable_channels(model, node))
+        trial = {**groups, name: min(segments, splittable_channels(model, node))}
+        more = cut_points(split_layers(base, trial), hide_inputs=hide)
+        if len(more) == len(points):  # e.g. its groups would carry a private input: no gain
+            tried[name] = 0
+            continue
+        groups = trial
         model = split_layers(base, groups)
-        points = cut_points(model)
+        points = more
     blocks = _blocks(model, preset, cfg)
     plan = _group(blocks, segments, groups)
 

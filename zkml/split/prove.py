@@ -23,22 +23,25 @@ from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.presets import get_preset
-from zkml.proof.batch import _local, _ray
+from zkml.proof.batch import _key_files, _local, _node_keys, _ray
 from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
 __all__ = ["prove_split"]
 
 
-def _prove_segment(_split_json: str, seg_id: str, payload: dict[str, str], _verify: bool
+def _prove_segment(_split_json: str, seg_id: str, payload: dict[str, Any], _verify: bool
                    ) -> dict[str, Any]:
     """One segment proof, in a worker; never raises (the error goes into the result)."""
     import warnings
 
     warnings.simplefilter("ignore")
-    keys = Keys.model_validate_json(payload["keys"])
     work = cache.private_workdir("segment")
     try:
+        if "files" in payload:  # a cluster node without the driver's files: its own copy
+            keys = _node_keys(payload["files"], payload["digest"], payload["keys"])
+        else:
+            keys = Keys.model_validate_json(payload["keys"])
         witness = work / "witness.json"
         witness.write_text(payload["witness"])
         _ezkl.prove(witness, Path(keys.circuit.compiled_path), Path(keys.pk_path),
@@ -105,7 +108,9 @@ def prove_split(
             :func:`zkml.prove`.
         backend: ``"local"`` (a process pool) or ``"ray"`` (a local cluster, or ``address``).
         workers: segment proofs at once; default: the number of segments, capped by the CPUs.
-        address: a Ray cluster to join (its nodes must see the key files at the same paths).
+        address: a Ray cluster to join; each segment's key files go to the node proving it
+            with the task (written once per node under ``ZKML_RAY_NODE_DIR``, default
+            /tmp/zkml-ray), so the nodes need not share a filesystem.
         on_segment: called with (segments done, total) as each segment proof lands.
 
     Returns:
@@ -132,8 +137,12 @@ def prove_split(
             texts = _witness_chain(keys, x, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    todo = [(str(i), {"keys": s.model_dump_json(), "witness": texts[i]})
-            for i, s in enumerate(keys.segments)]
+    # Joining a cluster (address): its nodes may not see this machine's files, so each
+    # segment's key files travel with its task (Ray's object store) and are written once per
+    # node, as the batch path does; a local pool or local Ray cluster reads them by path.
+    ship = backend == "ray" and address is not None
+    todo: list[tuple[str, Any]] = [(str(i), _payload(s, texts[i], ship))
+                                   for i, s in enumerate(keys.segments)]
     proofs: dict[int, SegmentProof] = {}
     with step(f"Proving {k} segments on {n_workers} worker(s) (logrows "
               f"{keys.circuit.logrows})", "prove"):
@@ -151,6 +160,14 @@ def prove_split(
             if on_segment:
                 on_segment(len(proofs), k)
     return _bundle(keys, [proofs[i] for i in range(k)])
+
+
+def _payload(keys: Keys, witness: str, ship: bool) -> dict[str, Any]:
+    payload: dict[str, Any] = {"keys": keys.model_dump_json(), "witness": witness}
+    if ship:
+        payload["files"] = {name: Path(p).read_bytes() for name, p in _key_files(keys).items()}
+        payload["digest"] = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
+    return payload
 
 
 def _bundle(keys: SplitKeys, segments: list[SegmentProof]) -> SplitBundle:
