@@ -165,3 +165,45 @@ def test_segment_keys_travel_to_cluster_nodes_with_their_tasks(
         sorted(k.model_id for k in keys4.segments)
     for d in copies:
         assert (d / "pk.key").stat().st_size > 0 and (d / "done").exists()
+
+
+def test_committed_input_split_hides_the_input_and_opens(tiny: Pipeline,
+                                                         tmp_path: Path) -> None:
+    import json
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from zkml.artifacts import save_artifact
+    from zkml.cli.main import app
+
+    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=2,
+                               preset="committed-input", config=tiny.zoo.config)
+    keys = zkml.setup_split(split)
+    x = tiny.zoo.test_inputs[0]
+    o1, o2 = tmp_path / "o1.json", tmp_path / "o2.json"
+    b1 = zkml.prove_split(keys, x, workers=2, opening_path=o1)
+    b2 = zkml.prove_split(keys, x, workers=1, opening_path=o2)
+    assert zkml.verify_split(b1, keys) and zkml.verify_split(b2, keys)
+    # same input, fresh salt: two unlinkable commitments, same outputs
+    assert b1.input_commitment and b2.input_commitment
+    assert b1.input_commitment != b2.input_commitment and b1.outputs == b2.outputs
+    assert zkml.check_commitment(b1, o1) and zkml.check_commitment(b2, o2)
+    assert not zkml.check_commitment(b1, o2)
+    assert stat.S_IMODE(os.stat(o1).st_mode) == 0o600
+    salt = json.loads(o1.read_text())["salt"]
+    public = b1.model_dump_json()
+    assert not any(str(v) in public for v in salt)
+    # the stored commitment must be the one the first segment's proof carries
+    v = zkml.verify_split_detailed(b1.model_copy(
+        update={"input_commitment": b2.input_commitment}), keys)
+    assert not v.valid and v.reason is not None and v.reason.startswith("input_commitment")
+    # a split bundle file opens with the CLI like a monolithic one
+    path = save_artifact(b1, tmp_path / "b1.json")
+    res = CliRunner().invoke(app, ["commitment", "check", "--bundle", str(path), "--opening",
+                                   str(o1)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["commitment", "check", "--bundle", str(path), "--opening",
+                                   str(o2)])
+    assert res.exit_code == 1, res.output

@@ -18,17 +18,18 @@ app = typer.Typer(help="Input commitments of the committed-input preset: a Posei
 @app.command("check")
 @handle_errors
 def check(
-    bundle: Annotated[Path, typer.Option(help="The proof bundle (committed-input preset).")],
+    bundle: Annotated[Path, typer.Option(help="The proof bundle or split bundle "
+                                         "(committed-input preset).")],
     opening: Annotated[Path, typer.Option(help="Its PRIVATE opening (X.opening.json, written "
                                           "by `zkml prove` / `prove-batch`).")],
     as_json: JsonOpt = False,
 ) -> None:
     """Does the bundle's input commitment open to this input and salt? Recomputes the
     Poseidon hash (the proof itself is checked by `zkml verify`). Exit 0 match, 1 no match."""
-    from zkml.proof.bundle import load_bundle
-    from zkml.proof.commitment import check_commitment, load_opening
+    from zkml.proof.commitment import check_commitment, load_any_bundle, load_opening
 
-    b = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)", BundleError))
+    b = load_any_bundle(need_file(bundle, "a proof bundle (from `zkml prove` or `zkml split "
+                                          "prove`)", BundleError))
     o = load_opening(need_file(opening, "an opening file (X.opening.json from `zkml prove`)",
                                ArtifactError))
     ok = check_commitment(b, o)

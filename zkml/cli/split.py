@@ -64,7 +64,8 @@ def compile_cmd(
         "--max-memory", help="GB one segment proof may use (with --segments auto); default: "
         "this machine's share for one proof.")] = None,
     preset: Annotated[str, typer.Option(help="Privacy preset of the model's own input and "
-                                        "output: private-input or public.")] = "private-input",
+                                        "output: private-input, public or committed-input.")]
+    = "private-input",
     as_json: JsonOpt = False,
 ) -> None:
     """Cut the model at tensor boundaries (balanced by rows; a too-big layer into channel
@@ -131,13 +132,20 @@ def prove_cmd(
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("split.bundle.json"),
     backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(help="Segment proofs at once.")] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address to join (segment keys travel with their tasks).")] = None,
+    opening: Annotated[Path | None, typer.Option(
+        help="committed-input: where to write the PRIVATE opening of the input commitment "
+        "(input + salt, mode 0600; default: next to the bundle, X.opening.json).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove one inference: witness chain once, segment proofs in parallel."""
+    """Prove one inference: witness chain once, segment proofs in parallel. With the
+    committed-input preset, also the commitment's opening (private: keep it, never share it)."""
     from zkml.artifacts import SplitKeys, save_artifact
     from zkml.errors import InputError
-    from zkml.split.prove import prove_split
+    from zkml.presets import get_preset
+    from zkml.proof.commitment import opening_path_for, write_opening
+    from zkml.split.prove import prove_split_with_opening
 
     if backend not in ("local", "ray"):
         raise ZkmlValueError(f"--backend {backend!r}: choose local or ray.")
@@ -146,11 +154,18 @@ def prove_cmd(
     need_file(input, "an input file (.json or .npy)", InputError)
     keys = _keys(dir)
     assert isinstance(keys, SplitKeys)
-    bundle = prove_split(keys, input, backend=backend,  # type: ignore[arg-type]
-                         workers=workers, address=address)
+    if opening is not None and not get_preset(keys.circuit.preset).commits_input:
+        raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
+                             "the opening is for committed-input proofs only.")
+    bundle, secret = prove_split_with_opening(keys, input, backend=backend,  # type: ignore[arg-type]
+                                              workers=workers, address=address)
     save_artifact(bundle, output)
-    _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id},
-          as_json, f"split bundle {output}: outputs {bundle.outputs}")
+    where = write_opening(secret, opening or opening_path_for(output)) if secret else None
+    _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id,
+           "input_commitment": bundle.input_commitment,
+           "opening": str(where) if where else None},
+          as_json, f"split bundle {output}: outputs {bundle.outputs}"
+          + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
 
 
 @app.command("verify")

@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zkml import _ezkl
 from zkml._utils import FIELD_MODULUS, atomic_write_bytes
-from zkml.artifacts import ProofBundle
+from zkml.artifacts import ProofBundle, SplitBundle
 from zkml.errors import ArtifactError, BundleError, ZkmlValueError
 from zkml.model.salt import SALT_ELEMENTS, salt_values
 
 __all__ = ["OPENING_FORMAT", "CommitmentOpening", "write_opening", "load_opening",
-           "commitment_of", "check_commitment", "opening_path_for"]
+           "commitment_of", "check_commitment", "opening_path_for", "load_any_bundle"]
 
 OPENING_FORMAT = "zkml-commitment-opening/1"
 _GIVE = "give the X.opening.json written next to the bundle by `zkml prove` / `prove-batch`"
@@ -92,7 +92,24 @@ def commitment_of(values: list[float], salt: list[int], input_scale: int) -> int
     return _ezkl.poseidon_hash([_ezkl.float_to_felt(v, input_scale) for v in message])
 
 
-def check_commitment(bundle: ProofBundle | str | Path,
+def load_any_bundle(path: str | Path) -> ProofBundle | SplitBundle:
+    """A proof bundle, or a split model's bundle (both carry ``input_commitment``).
+
+    Raises:
+        BundleError: neither (the proof bundle's reason).
+    """
+    from zkml.proof.bundle import load_bundle
+
+    try:
+        return load_bundle(path)
+    except BundleError as first:
+        try:
+            return SplitBundle.model_validate_json(Path(path).read_text())
+        except (OSError, ValueError):
+            raise first from None
+
+
+def check_commitment(bundle: ProofBundle | SplitBundle | str | Path,
                      opening: CommitmentOpening | str | Path) -> bool:
     """Does ``bundle``'s input commitment open to ``opening``'s input and salt?
 
@@ -101,7 +118,8 @@ def check_commitment(bundle: ProofBundle | str | Path,
     here says "this proof's commitment is to this input", the proof says the rest.
 
     Args:
-        bundle: a proof bundle of the ``committed-input`` preset, or its path.
+        bundle: a proof bundle (or split bundle) of the ``committed-input`` preset, or its
+            path.
         opening: the private opening written when proving, or its path.
 
     Returns:
@@ -115,9 +133,7 @@ def check_commitment(bundle: ProofBundle | str | Path,
         >>> zkml.check_commitment("bundle.json", "bundle.opening.json")
         True
     """
-    from zkml.proof.bundle import load_bundle
-
-    b = bundle if isinstance(bundle, ProofBundle) else load_bundle(bundle)
+    b = bundle if isinstance(bundle, (ProofBundle, SplitBundle)) else load_any_bundle(bundle)
     o = opening if isinstance(opening, CommitmentOpening) else load_opening(opening)
     if b.input_commitment is None:
         raise BundleError(f"the bundle (preset {b.preset}) commits to no input: only "

@@ -10,6 +10,7 @@ all, and a commitment made at one logrows only equals one made at the same logro
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from zkml.artifacts import Circuit, ExportedModel, QuantizationReport, SplitCirc
 from zkml.circuit.compile import CompileConfig, _calibration_subset, layout_args, model_samples
 from zkml.circuit.cost import max_logrows_for_memory
 from zkml.errors import CompileError
+from zkml.model import salt as _salt
 from zkml.model.export import load_onnx, run_onnx, run_onnx_all
 from zkml.model.inputs import unpack
 from zkml.presets import get_preset, visibility_for
@@ -68,34 +70,52 @@ def compile_split(
 
     cfg = config or CompileConfig()
     pre = get_preset(preset)
-    if pre.commits_input:
-        # the committed-input preset salts the hashed input (zkml.model.salt); the split
-        # path does not feed a salt to its first segment yet
-        raise ZkmlValueError(f"split proving supports the presets private-input and public, "
-                             f"not {preset!r} yet; compile without segments for it.")
     vis = visibility_for(pre, param_visibility=cfg.param_visibility,
                          allow_unbound_model=cfg.allow_unbound_model)
     samples = model_samples(calibration_inputs, exported)
     onnx_path = Path(exported.onnx_path)
-    if sha256_file(onnx_path) != exported.onnx_sha256:
+    onnx_bytes = onnx_path.read_bytes()
+    if sha256_bytes(onnx_bytes) != exported.onnx_sha256:
         raise CompileError(f"{onnx_path} changed since export (sha256 mismatch); export again.")
-    with step("Planning the cut", "split_plan"):
-        if segments == "auto":
-            plan = choose_segments(onnx_path, max_memory=max_memory, preset=preset, config=cfg)
-        elif isinstance(segments, int) and not isinstance(segments, bool) and segments >= 1:
-            plan = plan_cuts(onnx_path, segments, preset=preset, config=cfg)
-        else:
-            raise ZkmlValueError(f"segments must be a positive integer or 'auto', not "
-                                 f"{segments!r}.")
-    data_digest = sha256_bytes(samples.astype("<f8").tobytes())
-    key = digest_of("split/2", exported.onnx_sha256, vis, cfg.model_dump(), data_digest,
-                    plan.boundaries, plan.layer_groups, _ezkl.EZKL_VERSION)
+    # committed-input: the graph cut is the salted one (zkml/model/salt.py), whose one input
+    # [x..., salt...] the first segment hashes; calibration with a zero salt
+    salted = pre.commits_input
+    inputs = _inputs_of(samples, exported)
+    first = inputs
+    work = cache.private_workdir("split-salted") if salted else None
+    try:
+        if work is not None:
+            _salt.check_decomposition(cfg.decomp_base, cfg.decomp_legs)
+            onnx_path = work / "model.onnx"
+            onnx_path.write_bytes(_salt.salted_onnx(onnx_bytes,
+                                                    [i.shape for i in exported.inputs]))
+            flat = samples.reshape(len(samples), -1)
+            first = [np.hstack([flat, np.zeros((len(flat), _salt.SALT_ELEMENTS))])[:, None]]
+        with step("Planning the cut", "split_plan"):
+            if segments == "auto":
+                plan = choose_segments(onnx_path, max_memory=max_memory, preset=preset,
+                                       config=cfg)
+            elif isinstance(segments, int) and not isinstance(segments, bool) and segments >= 1:
+                plan = plan_cuts(onnx_path, segments, preset=preset, config=cfg)
+            else:
+                raise ZkmlValueError(f"segments must be a positive integer or 'auto', not "
+                                     f"{segments!r}.")
+        data_digest = sha256_bytes(samples.astype("<f8").tobytes())
+        key = digest_of("split/2", exported.onnx_sha256, vis, cfg.model_dump(), data_digest,
+                        plan.boundaries, plan.layer_groups, _ezkl.EZKL_VERSION,
+                        *([f"salt/{_salt.SALT_ELEMENTS}x{_salt.SALT_ELEMENT_BITS}"] if salted
+                          else []))
+        cut_path = onnx_path
 
-    def build(tmp: Path) -> dict[str, object]:
-        return _build(tmp, onnx_path, plan, _inputs_of(samples, exported), vis, cfg)
+        def build(tmp: Path) -> dict[str, object]:
+            return _build(tmp, cut_path, plan, first, vis, cfg,
+                          reference=(onnx_bytes, inputs))
 
-    with step(f"Compiling {len(plan.ranges)} segment circuits ({preset})", "compile"):
-        entry = cache.get_or_build("splits", key, build)
+        with step(f"Compiling {len(plan.ranges)} segment circuits ({preset})", "compile"):
+            entry = cache.get_or_build("splits", key, build)
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     meta = entry.meta
     circuits = []
     seg_metas: list[dict[str, Any]] = meta["segments"]  # type: ignore[assignment]
@@ -145,7 +165,10 @@ def _activations(paths: list[Path], inputs: list[np.ndarray]) -> list[list[np.nd
 
 
 def _build(tmp: Path, onnx_path: Path, plan: CutPlan, inputs: list[np.ndarray],
-           vis: dict[str, str], cfg: CompileConfig) -> dict[str, object]:
+           vis: dict[str, str], cfg: CompileConfig, *,
+           reference: tuple[bytes, list[np.ndarray]]) -> dict[str, object]:
+    """Compile every segment; ``inputs`` feed the first segment (salted for
+    committed-input), ``reference`` is the user's graph and its inputs (range, accuracy)."""
     paths = write_segments(onnx_path, plan, tmp)
     subset_idx = _calibration_subset(np.concatenate(
         [a.reshape(len(a), -1) for a in inputs], axis=1), cfg.calibration_limit)
@@ -182,7 +205,7 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, inputs: list[np.ndarray],
                                "use fewer segments.")
         scale = s.output_scales[0]
         # the model's input range: every sample (first segment), else the activations seen
-        seen = np.concatenate([a.reshape(-1) for a in (inputs if i == 0 else acts[i])])
+        seen = np.concatenate([a.reshape(-1) for a in (reference[1] if i == 0 else acts[i])])
         lo, hi = float(seen.min()), float(seen.max())
         margin = cfg.range_margin * max(hi - lo, 1e-9)
         metas.append({"num_rows": s.num_rows, "input_scale": s.input_scale,
@@ -196,14 +219,15 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, inputs: list[np.ndarray],
         _ezkl.normalize_settings(settings)
         _ezkl.compile_circuit(path, tmp / f"segment{i}.compiled", settings)
         _ezkl.polycommit_layout(settings)  # refuses a boundary that would not fit one column
-    first = [a[subset_idx] for a in inputs]
-    report = _quantization(tmp, k, onnx_path.read_bytes(), first, metas[-1]["output_scales"][0])
+    report = _quantization(tmp, k, [a[subset_idx] for a in inputs], metas[-1]["output_scales"][0],
+                           reference[0], [a[subset_idx] for a in reference[1]])
     return {"logrows": logrows, "segments": metas, "quantization": report.model_dump()}
 
 
-def _quantization(tmp: Path, k: int, onnx_bytes: bytes, inputs: list[np.ndarray], scale: int,
-                  limit: int = 4) -> QuantizationReport:
-    """The chained circuits' outputs against the whole float model on a few samples."""
+def _quantization(tmp: Path, k: int, inputs: list[np.ndarray], scale: int, onnx_bytes: bytes,
+                  ref_inputs: list[np.ndarray], limit: int = 4) -> QuantizationReport:
+    """The chained circuits' outputs (first segment fed ``inputs``) against the whole float
+    model (fed ``ref_inputs``) on a few samples."""
     n_samples = len(inputs[0])
     idx = sorted(set(np.linspace(0, n_samples - 1, num=min(limit, n_samples))
                      .astype(int).tolist()))
@@ -223,7 +247,7 @@ def _quantization(tmp: Path, k: int, onnx_bytes: bytes, inputs: list[np.ndarray]
                 w = _ezkl.gen_witness(data, tmp / f"segment{i}.compiled",
                                       tmp / f"q{n}.{i}.witness.json", None, None)
             got = np.array(dequantize(_ezkl.witness_outputs(w)[0], scale))
-            ref = run_onnx(onnx_bytes, x).reshape(-1)
+            ref = run_onnx(onnx_bytes, [a[n] for a in ref_inputs]).reshape(-1)
             errs.extend(np.abs(got - ref).tolist())
             agree += int(np.argmax(got) == np.argmax(ref))
             lo_out, hi_out = min(lo_out, float(ref.min())), max(hi_out, float(ref.max()))

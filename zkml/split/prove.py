@@ -22,12 +22,14 @@ from zkml._progress import step
 from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
+from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
 from zkml.proof.batch import _key_files, _local, _node_keys, _ray
+from zkml.proof.commitment import CommitmentOpening, write_opening
 from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
-__all__ = ["prove_split"]
+__all__ = ["prove_split", "prove_split_with_opening"]
 
 
 def _prove_segment(_split_json: str, seg_id: str, payload: dict[str, Any], _verify: bool
@@ -65,7 +67,7 @@ def _check_keys(keys: SplitKeys) -> None:
                              "; run setup_split again.")
 
 
-def _witness_chain(keys: SplitKeys, x: list[np.ndarray], work: Path) -> list[str]:
+def _witness_chain(keys: SplitKeys, first: list[list[float]], work: Path) -> list[str]:
     """Every segment's witness (JSON text), segment i + 1 fed segment i's output felts."""
     texts: list[str] = []
     w: dict[str, Any] = {}
@@ -73,7 +75,7 @@ def _witness_chain(keys: SplitKeys, x: list[np.ndarray], work: Path) -> list[str
     for i, k in enumerate(keys.segments):
         data = work / f"input{i}.json"
         if i == 0:
-            _ezkl.write_input(data, [v.reshape(-1).tolist() for v in x])
+            _ezkl.write_input(data, first)
         else:
             _ezkl.write_chained_input(data, w)
         out = work / f"witness{i}.json"
@@ -98,6 +100,7 @@ def prove_split(
     workers: int | None = None,
     address: str | None = None,
     on_segment: Callable[[int, int], None] | None = None,
+    opening_path: str | Path | None = None,
 ) -> SplitBundle:
     """Prove one inference of a split model, its segments in parallel.
 
@@ -112,6 +115,8 @@ def prove_split(
             with the task (written once per node under ``ZKML_RAY_NODE_DIR``, default
             /tmp/zkml-ray), so the nodes need not share a filesystem.
         on_segment: called with (segments done, total) as each segment proof lands.
+        opening_path: ``committed-input`` only: where to write the commitment's opening (the
+            input and its salt: a PRIVATE file, mode 0600).
 
     Returns:
         A :class:`SplitBundle` with one proof per segment.
@@ -120,21 +125,65 @@ def prove_split(
         InputError: the input is malformed or outside the calibrated range.
         ProveError: witness generation failed, or a segment could not be proven even after
             its retries (nothing partial is returned).
-        ZkmlValueError: an unknown backend.
+        ZkmlValueError: an unknown backend, or ``opening_path`` for a preset that commits to
+            no input.
 
     Example:
         >>> bundle = zkml.prove_split(keys, x, backend="ray")
     """
+    if opening_path is not None and not get_preset(keys.circuit.preset).commits_input:
+        raise ZkmlValueError(f"preset {keys.circuit.preset} commits to no input: there is "
+                             "nothing to open (drop opening_path, or compile with preset "
+                             "committed-input).")
+    bundle, opening = prove_split_with_opening(keys, value, backend=backend, workers=workers,
+                                               address=address, on_segment=on_segment)
+    if opening_path is not None and opening is not None:
+        write_opening(opening, opening_path)
+    return bundle
+
+
+def prove_split_with_opening(
+    keys: SplitKeys,
+    value: Any,
+    *,
+    backend: Literal["local", "ray"] = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    on_segment: Callable[[int, int], None] | None = None,
+) -> tuple[SplitBundle, CommitmentOpening | None]:
+    """Like :func:`prove_split`, also returning the commitment's opening (``committed-input``;
+    else None). The opening is private: keep it out of anything shared.
+
+    Raises:
+        the same errors as :func:`prove_split`.
+    """
     if backend not in ("local", "ray"):
         raise ZkmlValueError(f"backend must be 'local' or 'ray', not {backend!r}.")
-    x = check_inputs(keys.segments[0], value)
+    split = keys.circuit
+    seg0 = keys.segments[0]
+    # validated as the user's model takes it (segment 0 of committed-input takes it salted)
+    parts = check_inputs(seg0.model_copy(update={"circuit": seg0.circuit.model_copy(
+        update={"exported": split.exported})}), value)
+    commits = get_preset(split.preset).commits_input
+    values: list[float] = []
+    salt: list[int] = []
+    if commits:
+        # as zkml.prove: every input's values in graph order (rounded through its dtype),
+        # then the salt, in the one tensor the first segment hashes
+        values = np.concatenate([
+            p.reshape(-1).astype(spec.dtype).astype(np.float64)
+            for p, spec in zip(parts, split.exported.inputs, strict=True)]).tolist()
+        salt = draw_salt()
+        first = [values + salt_values(salt, seg0.circuit.input_scale)]
+    else:
+        first = [p.reshape(-1).tolist() for p in parts]
     _check_keys(keys)
     k = len(keys.segments)
     n_workers = max(1, min(workers or (os.cpu_count() or 1), k))
     work = cache.private_workdir("split")
     try:
         with step(f"Generating the witness chain ({k} segments)", "witness"):
-            texts = _witness_chain(keys, x, work)
+            texts = _witness_chain(keys, first, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     # Joining a cluster (address): its nodes may not see this machine's files, so each
@@ -159,7 +208,13 @@ def prove_split(
                                      proof=res["proof"], instances=res["instances"])
             if on_segment:
                 on_segment(len(proofs), k)
-    return _bundle(keys, [proofs[i] for i in range(k)])
+    bundle = _bundle(keys, [proofs[i] for i in range(k)])
+    if bundle.input_commitment is None:
+        return bundle, None
+    return bundle, CommitmentOpening(
+        model_id=keys.model_id, input_commitment=bundle.input_commitment,
+        input_scale=seg0.circuit.input_scale, input=values, salt=salt,
+        input_shape=list(parts[0].shape) if len(parts) == 1 else [1, len(values)])
 
 
 def _payload(keys: Keys, witness: str, ship: bool) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from zkml import _ezkl, cache
 from zkml._utils import FIELD_MODULUS, dequantize
 from zkml.artifacts import SPLIT_BUNDLE_FORMAT, SplitBundle, SplitKeys
 from zkml.errors import BundleError
+from zkml.presets import get_preset
 from zkml.proof.verify import Verification
 
 __all__ = ["verify_split", "verify_split_detailed", "load_split_bundle", "segment_problem",
@@ -97,6 +98,11 @@ def segment_problem(bundle: SplitBundle, keys: SplitKeys) -> str | None:
             not math.isclose(a, b, rel_tol=0, abs_tol=1e-12)
             for a, b in zip(decoded, bundle.outputs, strict=True)):
         return "outputs: the stored outputs are not what the last segment's instances encode"
+    # committed-input: the first segment's first instance is the input's salted hash
+    expected = (str(instances[0][0]) if get_preset(keys.circuit.preset).commits_input
+                and instances[0] else None)
+    if bundle.input_commitment != expected:
+        return "input_commitment: not the commitment the first segment's proof carries"
     return link_problem(proofs, keys)
 
 
