@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from zkml import cache
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import estimate_cost, max_logrows_for_memory
 from zkml.circuit.layout import estimate_rows_of
 from zkml.errors import CompileError, ZkmlValueError
+from zkml.split.estimate import block_rows, check_rows_per_value, tensor_values
 from zkml.split.layers import split_layers, splittable_channels
 
 if TYPE_CHECKING:
@@ -166,48 +165,13 @@ def segment_model(model: onnx.ModelProto, inputs: list[str], outputs: list[str],
     return m
 
 
-#: layout estimates of blocks already laid out in this process (planning tries several
-#: channel-group counts; the blocks outside the rewritten layer are the same each time)
-_ROWS_SEEN: dict[str, int] = {}
-
-
-def _block_rows(model: onnx.ModelProto, names: list[list[str]], preset: str,
-                config: CompileConfig) -> list[int]:
-    import onnx
-
-    from zkml._utils import digest_of, sha256_bytes
-
-    work = cache.private_workdir("cut")
-    try:
-        rows = []
-        last = len(names) - 2
-        for k in range(last + 1):
-            block = segment_model(model, names[k], names[k + 1], carry=False)
-            # as the segments will be: committed boundaries (a public output costs more rows),
-            # rescaled to the input scale at every boundary (zkml.split.compile)
-            vis: dict[str, Any] = {
-                "scale_rebase_multiplier": 1,
-                **({"input_visibility": "polycommit"} if k else {}),
-                **({"output_visibility": "polycommit"} if k < last else {})}
-            data = block.SerializeToString()
-            key = digest_of("block-rows/1", sha256_bytes(data), vis, preset, config.model_dump())
-            if key not in _ROWS_SEEN:
-                path = work / f"block{k}.onnx"
-                onnx.save(block, str(path))
-                if len(_ROWS_SEEN) > 4096:
-                    _ROWS_SEEN.clear()
-                _ROWS_SEEN[key] = estimate_rows_of(path, preset=preset, config=config,
-                                                   overrides=vis)[0]
-            rows.append(_ROWS_SEEN[key])
-        return rows
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _partition(rows: list[int], k: int) -> list[int]:
-    """Split ``rows`` into ``k`` contiguous groups minimising the largest sum; returns the
-    indices where groups 2..k start (a classic linear-partition dynamic programme)."""
+def _partition(rows: list[int], k: int, edges: list[int] | None = None) -> list[int]:
+    """Split ``rows`` into ``k`` contiguous groups minimising the largest cost; returns the
+    indices where groups 2..k start (a classic linear-partition dynamic programme). A group
+    of blocks [s, i) costs their rows plus ``edges[s] + edges[i]`` (the range checks of the
+    tensors crossing its two ends; ``edges`` has one entry per block boundary, n + 1)."""
     n = len(rows)
+    edge = edges or [0] * (n + 1)
     prefix = [0]
     for r in rows:
         prefix.append(prefix[-1] + r)
@@ -218,7 +182,7 @@ def _partition(rows: list[int], k: int) -> list[int]:
     for j in range(1, k + 1):
         for i in range(j, n + 1):
             for s in range(j - 1, i):
-                cost = max(best[j - 1][s], prefix[i] - prefix[s])
+                cost = max(best[j - 1][s], prefix[i] - prefix[s] + edge[s] + edge[i])
                 if cost < best[j][i]:
                     best[j][i], back[j][i] = cost, s
     starts, i = [], n
@@ -232,7 +196,10 @@ def _partition(rows: list[int], k: int) -> list[int]:
 class _Blocks:
     model: onnx.ModelProto
     points: list[tuple[int, list[str]]]
+    #: computing rows of each block
     rows: list[int]
+    #: range-check rows of the tensors at each block boundary (n + 1: model input first)
+    edges: list[int]
 
 
 def _hides_input(preset: str) -> bool:
@@ -246,37 +213,54 @@ def _blocks(model: onnx.ModelProto, preset: str, cfg: CompileConfig) -> _Blocks:
     if len(points) > _MAX_POINTS:
         points = sorted(sorted(points, key=lambda p: (len(p[1]), p[0]))[:_MAX_POINTS])
     names = [_graph_inputs(model), *(t for _, t in points), [model.graph.output[0].name]]
-    return _Blocks(model, points, _block_rows(model, names, preset, cfg))
+    blocks = [segment_model(model, names[k], names[k + 1], carry=False)
+              for k in range(len(names) - 1)]
+    per_value = check_rows_per_value(preset, cfg)
+    return _Blocks(model, points, block_rows(blocks, preset, cfg),
+                   [math.ceil(per_value * tensor_values(model, n)) for n in names])
 
 
 def _group(blocks: _Blocks, segments: int, groups: dict[str, int]) -> CutPlan:
-    rows, points = blocks.rows, blocks.points
-    starts = _partition(rows, segments)
+    rows, points, edges = blocks.rows, blocks.points, blocks.edges
+    starts = _partition(rows, segments, edges)
     bounds = [0, *starts, len(rows)]
     node_at = [0, *(i for i, _ in points), len(blocks.model.graph.node)]
     return CutPlan(
         ranges=[(node_at[a], node_at[b]) for a, b in itertools.pairwise(bounds)],
         boundaries=[points[s - 1][1] for s in starts],
-        rows=[sum(rows[a:b]) for a, b in itertools.pairwise(bounds)],
+        rows=[sum(rows[a:b]) + edges[a] + edges[b] for a, b in itertools.pairwise(bounds)],
         layer_groups=dict(groups),
     )
 
 
-def _heaviest_layer(model: onnx.ModelProto, nodes: range, groups: dict[str, int]) -> str | None:
-    """The splittable node of the largest weight among ``nodes`` not split yet (by name)."""
+def _heaviest_layer(model: onnx.ModelProto, nodes: range, skip: dict[str, int],
+                    base: onnx.ModelProto | None = None) -> str | None:
+    """The splittable layer of the largest weight among ``nodes`` (by its name in the
+    original graph; with ``base``, a layer already cut into groups counts too, as long as
+    it has channels left for more groups), not in ``skip``."""
     import math as _m
 
+    from zkml.split.layers import GROUP_SUFFIX
+
     weights = {t.name: _m.prod(t.dims) for t in model.graph.initializer}
+    originals = {n.name: n for n in (base or model).graph.node}
     best: tuple[int, str] | None = None
     for idx in nodes:
         n = model.graph.node[idx]
-        if (not n.name or n.name in groups or "__zkml_g" in n.name
-                or splittable_channels(model, n) < 2):
+        name = n.name.split(GROUP_SUFFIX)[0] if base is not None else n.name
+        if not name or name in skip or (base is None and GROUP_SUFFIX in n.name):
             continue
-        size = weights.get(n.input[1], 0)
+        if name not in originals or splittable_channels(base or model, originals[name]) < 2:
+            continue
+        size = weights.get(n.input[1], 0) if len(n.input) > 1 else 0
         if best is None or size > best[0]:
-            best = (size, n.name)
+            best = (size, name)
     return best[1] if best else None
+
+
+def _node(model: onnx.ModelProto, name: str) -> onnx.NodeProto:
+    node: onnx.NodeProto = next(n for n in model.graph.node if n.name == name)
+    return node
 
 
 def _named(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -342,30 +326,37 @@ def plan_cuts(onnx_path: Path, segments: int, *, preset: str = "private-input",
     def logrows(p: CutPlan) -> int:
         return segment_logrows(max(p.rows), cfg)
 
-    for _ in range(3):
+    # Greedy: cut the heaviest layer of the largest segment into the group count that
+    # lowers the largest segment most, up to four layers; keep the result only if it lowers
+    # the shared logrows, since proving cost follows 2^logrows: a cut that only evens rows
+    # out below the same logrows adds boundaries (commitments, range checks) for nothing.
+    start_plan, start_groups = plan, dict(groups)
+    for _ in range(4):
         share = sum(plan.rows) / segments
         worst = max(range(segments), key=lambda i: plan.rows[i])
         if plan.rows[worst] <= _IMBALANCE * share:
             break
-        name = _heaviest_layer(model, range(*plan.ranges[worst]), groups)
+        full = {k: v for k, v in groups.items()
+                if v >= splittable_channels(base, _node(base, k))}
+        name = _heaviest_layer(model, range(*plan.ranges[worst]), full, base)
         if name is None:
             break
-        node = next(n for n in model.graph.node if n.name == name)
+        channels = splittable_channels(base, _node(base, name))
         best: tuple[tuple[int, int], dict[str, int], _Blocks, CutPlan] | None = None
-        for n_groups in range(2, min(splittable_channels(model, node), 2 * segments) + 1):
+        for n_groups in range(groups.get(name, 1) + 1, min(channels, 2 * segments) + 1):
             trial = {**groups, name: n_groups}
             candidate = _blocks(split_layers(base, trial), preset, cfg)
             if len(candidate.rows) < segments:
                 continue
             option = _group(candidate, segments, trial)
-            score = (logrows(option), max(option.rows))
+            score = (max(option.rows), n_groups)
             if best is None or score < best[0]:
                 best = (score, trial, candidate, option)
-        # proving cost follows 2^logrows: a cut that only evens rows out below the same
-        # logrows adds boundaries (commitments, range checks) for nothing
-        if best is None or best[0][0] >= logrows(plan):
+        if best is None or best[0][0] >= max(plan.rows):
             break
-        _, groups, model, plan = best[0], best[1], best[2].model, best[3]
+        groups, model, plan = best[1], best[2].model, best[3]
+    if plan is not start_plan and logrows(plan) >= logrows(start_plan):
+        plan, groups = start_plan, start_groups
     return plan
 
 

@@ -18,9 +18,10 @@ from zkml.errors import CompileError
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["splittable_channels", "split_layers"]
+__all__ = ["splittable_channels", "split_layers", "GROUP_SUFFIX"]
 
-_SUFFIX = "__zkml_g"
+#: group nodes are named <layer>__zkml_g<k>
+GROUP_SUFFIX = "__zkml_g"
 
 
 def _attr(node: onnx.NodeProto, name: str, default: int | float) -> int | float:
@@ -103,7 +104,7 @@ def split_layers(model: onnx.ModelProto, groups: dict[str, int]) -> onnx.ModelPr
         w_axis = 0 if node.op_type == "Conv" or trans_b else 1
         parts = []
         for k, idx in enumerate(np.array_split(np.arange(channels), n)):
-            name = f"{node.name or node.output[0]}{_SUFFIX}{k}"
+            name = f"{node.name or node.output[0]}{GROUP_SUFFIX}{k}"
             w_k = numpy_helper.from_array(np.take(w, idx, axis=w_axis).copy(), f"{name}.w")
             g.initializer.append(w_k)
             inputs = [node.input[0], w_k.name]
@@ -117,7 +118,7 @@ def split_layers(model: onnx.ModelProto, groups: dict[str, int]) -> onnx.ModelPr
             nodes.append(part)
             parts.append(part.output[0])
         nodes.append(helper.make_node("Concat", parts, [node.output[0]], axis=axis,
-                                      name=f"{node.name or node.output[0]}{_SUFFIX}concat"))
+                                      name=f"{node.name or node.output[0]}{GROUP_SUFFIX}concat"))
     missing = set(groups) - seen
     if missing:
         raise CompileError(f"no layer named {sorted(missing)[0]!r} in the graph to split.")
