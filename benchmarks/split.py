@@ -30,6 +30,10 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+#: the privacy preset of every flow (--preset; default: each zoo model's own)
+PRESET: str | None = None
+
+
 def _mono(model: str, workdir: Path) -> dict[str, Any]:
     """The monolithic baseline (``zkml.compile_model``, the usual flow), proven in a pool
     worker like the segments, so peak RSS and CPU are measured the same way."""
@@ -54,7 +58,8 @@ def _mono(model: str, workdir: Path) -> dict[str, Any]:
         dep = zkml.deploy_verifier(chain, zkml.build_verifier(keys, allow_oversize=True))
         onchain = zkml.verify_onchain(chain, dep, bundle)
     assert onchain.valid and onchain.gas_used
-    return {"model": model, "segments": 0, "workers": 1, "wall_s": wall,
+    return {"model": model, "preset": keys.circuit.preset, "segments": 0, "workers": 1,
+            "wall_s": wall,
             "cpu_s": (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
                       + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime),
             "peak_rss_worker_gb": kids1.ru_maxrss * 1024 / 1e9,
@@ -66,7 +71,7 @@ def _mono(model: str, workdir: Path) -> dict[str, Any]:
 def _mono_keys(model: str, workdir: Path) -> Any:
     import circuits
 
-    return circuits.prepare(model, workdir)
+    return circuits.prepare(model, workdir, preset=PRESET)
 
 
 def _keys(model: str, k: int, workdir: Path) -> Any:
@@ -75,7 +80,8 @@ def _keys(model: str, k: int, workdir: Path) -> Any:
 
     zoo = circuits.build(model)
     exported = zkml.export(zoo.model, zoo.example_input, workdir / f"{model}.onnx", name=model)
-    split = zkml.compile_split(exported, zoo.calibration, segments=k, config=zoo.config)
+    split = zkml.compile_split(exported, zoo.calibration, segments=k, config=zoo.config,
+                               preset=PRESET or zoo.preset)
     return zoo, zkml.setup_split(split)
 
 
@@ -94,7 +100,8 @@ def _one(model: str, k: int, workers: int, workdir: Path) -> dict[str, Any]:
     cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
            + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime)
     assert zkml.verify_split(bundle, keys)
-    return {"model": model, "segments": k, "workers": workers, "wall_s": wall, "cpu_s": cpu,
+    return {"model": model, "preset": keys.circuit.preset, "segments": k, "workers": workers,
+            "wall_s": wall, "cpu_s": cpu,
             "peak_rss_worker_gb": kids1.ru_maxrss * 1024 / 1e9, "logrows": keys.circuit.logrows,
             "estimated_rows": keys.circuit.estimated_rows, "outputs": bundle.outputs,
             "segment_rows": [c.num_rows for c in keys.circuit.segments],
@@ -158,8 +165,13 @@ def main() -> None:
     ap.add_argument("--gas", nargs=2, metavar=("MODEL", "K"), help=argparse.SUPPRESS)
     ap.add_argument("--mono", metavar="MODEL", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(RESULTS / "split.json"))
+    ap.add_argument("--preset", default=None,
+                    help="privacy preset of every flow (default: each zoo model's own)")
     a = ap.parse_args()
-    workdir = Path(a.workdir)
+    global PRESET
+    PRESET = a.preset
+    child = bool(a.one or a.gas or a.mono)  # the driver passes children its own workdir
+    workdir = Path(a.workdir) if child else Path(a.workdir) / (a.preset or "zoo-preset")
     workdir.mkdir(parents=True, exist_ok=True)
     if a.one:
         print(json.dumps(_one(a.one[0], int(a.one[1]), int(a.one[2]), workdir)))
@@ -193,8 +205,9 @@ def main() -> None:
 
 
 def _child(args: list[str]) -> str:
-    r = subprocess.run([sys.executable, "-m", "benchmarks.split", *args], capture_output=True,
-                       text=True, check=True)
+    extra = ["--preset", PRESET] if PRESET else []
+    r = subprocess.run([sys.executable, "-m", "benchmarks.split", *args, *extra],
+                       capture_output=True, text=True, check=True)
     return r.stdout.strip().splitlines()[-1]
 
 

@@ -149,3 +149,16 @@ def test_partition_minimises_the_largest_group() -> None:
     assert max(groups) == 110 and sum(groups) == sum(rows) and len(groups) == 3
     assert _partition([5, 5], 2) == [1]
     assert _partition([1, 2, 3], 3) == [1, 2]
+
+
+def test_partition_charges_each_group_the_checks_at_its_two_ends() -> None:
+    rows = [10, 10, 10, 10]
+    # by rows alone the middle cut is best (20 | 20); but boundary 2 carries a big tensor
+    # (checks of 50 rows on each side: 70 | 70), so a cut at 1 or 3 wins (15 | 35)
+    edges = [0, 5, 50, 5, 0]
+    assert _partition(rows, 2) == [2]
+    assert _partition(rows, 2, edges) in ([1], [3])
+    starts = _partition(rows, 2, edges)
+    cost = max(sum(rows[:starts[0]]) + edges[0] + edges[starts[0]],
+               sum(rows[starts[0]:]) + edges[starts[0]] + edges[4])
+    assert cost == 35
