@@ -51,6 +51,13 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "import torch\n\n\ndef net():\n    return torch.nn.Sequential(torch.nn.Linear(4, 2))\n\n\n"
         "def three():\n    return 3\n\n\ndef needs_args(width):\n    return width\n")
     (w / "raising.py").write_text("raise RuntimeError('broken at import')\n")
+    (w / "two.py").write_text(
+        "import torch\n\n\nclass Two(torch.nn.Module):\n"
+        "    def forward(self, features, mask):\n        return features * mask\n\n\n"
+        "def net():\n    return Two()\n")
+    (w / "two_wrong.json").write_text(json.dumps({"feats": [[0.1] * 4], "mask": [[1.0] * 4]}))
+    (w / "two_ex.json").write_text(json.dumps({"features": [[0.1] * 4], "mask": [[1.0] * 4]}))
+    (w / "two_text.json").write_text(json.dumps({"features": "abc", "mask": [[1.0] * 4]}))
     np.save(w / "ex.npy", np.zeros((1, 4)))
     np.save(w / "cal_bad.npy", np.zeros((5, 3)))
     np.save(w / "text.npy", np.array(["a", "b"]))
@@ -151,6 +158,12 @@ ROWS: list[tuple[str, str, bool]] = [
     ("export ok.py:net --example missing.npy", "no such file; give --example", False),
     ("export ok.py:net --example garbage.json", "--example garbage.json: not a readable", False),
     ("export ok.py:net --example text.npy", "not an array of numbers", False),
+    ("export two.py:net --example two_wrong.json", "inputs ['feats', 'mask'] are not "
+     "forward's arguments (features, mask)", False),
+    ("export two.py:net --example two_text.json", "input 'features' is not an array of "
+     "numbers", False),
+    ("export two.py:net --example two_ex.json --calibration ex.npy", "the model takes several "
+     "inputs: give a .npz", False),
     ("export ok.py:net --example ex.npy --calibration cal_bad.npy",
      "give samples shaped (n, 1, 4)", False),
     ("export ok.py:net --example ex.npy --calibration garbage.json", "give a .npy", False),

@@ -274,3 +274,37 @@ def test_token_ids_and_positions_through_the_cli(tokens: Path) -> None:
     assert [i.dtype for i in ex.inputs] == ["int64", "float32"]
     with pytest.raises(InputError, match="'ids' is int64: give whole numbers"):
         zkml.load_onnx(tokens / "tok.onnx", {"ids": [[0.5, 0, 9]], "pos": np.zeros((1, 3, 4))})
+
+
+def test_a_two_input_torch_module_through_zkml_export(tmp_path: Path) -> None:
+    (tmp_path / "masked.py").write_text(
+        "import torch\n\n\nclass Masked(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        torch.manual_seed(0)\n        self.fc = torch.nn.Linear(4, 3)\n\n"
+        "    def forward(self, features, mask):\n        return self.fc(features * mask)\n\n\n"
+        "def net():\n    return Masked()\n")
+    # the example by forward argument, in another order than forward's: names decide
+    (tmp_path / "ex.json").write_text(json.dumps({"mask": M[0].tolist(),
+                                                  "features": X[0].tolist()}))
+    np.savez(tmp_path / "cal.npz", features=X[:12], mask=M[:12])
+    d = tmp_path / "build"
+    doc = json.loads(_zkml("export", "masked.py:net", "--example", "ex.json", "--calibration",
+                           "cal.npz", "--dir", str(d), "--json", cwd=tmp_path))
+    assert [(i["name"], i["shape"]) for i in doc["inputs"]] == [("features", [1, 4]),
+                                                                 ("mask", [1, 4])]
+    # calibration stored as packed rows, each input's values in turn
+    cal = np.load(d / "calibration.npy")
+    np.testing.assert_array_equal(cal, np.hstack([X[:12].reshape(12, 4), M[:12].reshape(12, 4)]))
+    _zkml("compile", "--dir", str(d), cwd=tmp_path)
+    _zkml("setup", "--dir", str(d), cwd=tmp_path)
+    (tmp_path / "in.json").write_text(json.dumps({"features": X[15].tolist(),
+                                                  "mask": M[15].tolist()}))
+    _zkml("prove", "--dir", str(d), "in.json", "-o", str(d / "bundle.json"), cwd=tmp_path)
+    verdict = json.loads(_zkml("verify", str(d / "bundle.json"), "--keys", str(d / "keys.json"),
+                               "--json", cwd=tmp_path))
+    assert verdict["valid"] is True
+    bundle = zkml.ProofBundle.model_validate_json((d / "bundle.json").read_text())
+    circuit = zkml.Circuit.model_validate_json((d / "circuit.json").read_text())
+    ref = run_onnx((d / "model.onnx").read_bytes(), [X[15], M[15]])
+    np.testing.assert_allclose(zkml.decoded_outputs(bundle), ref.reshape(-1),
+                               atol=_tolerance(circuit))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from zkml.cli._source import load_source
 from zkml.cli.common import (
     DirOpt,
     JsonOpt,
@@ -24,158 +21,10 @@ from zkml.cli.common import (
     spinner,
 )
 from zkml.cli.common import emit as _emit
-from zkml.errors import ExportError, InputError, InputShapeError, ZkmlError, ZkmlValueError
+from zkml.errors import InputError, ZkmlValueError
 from zkml.presets import PRESETS
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
-
-
-@dataclass
-class _Source:
-    """What `zkml export` writes a build directory from."""
-
-    name: str
-    model: Any
-    example: Any
-    calibration: Any  # (n, *example.shape)
-    held_out: Any
-    zoo: dict[str, Any] | None = None  # a ZooModel's preset and compile config
-    note: str | None = None
-
-
-def _user_module(file: Path) -> Any:
-    """Import ``file`` under a name of its own (no clash with another module or file)."""
-    digest = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]
-    name = f"zkml_user_{digest}_{''.join(c if c.isalnum() else '_' for c in file.stem)}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ExportError(f"{file}: cannot be imported as a Python module; give a .py file.")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickling look the module up by name
-    sys.path.insert(0, str(file.resolve().parent))  # its sibling modules, as `python FILE`
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as e:
-        del sys.modules[name]
-        raise ExportError(f"{file}: importing it raised {type(e).__name__}: "
-                          f"{str(e)[:200]}; fix the file (`python {file}` shows the "
-                          "traceback).") from e
-    finally:
-        sys.path.remove(str(file.resolve().parent))
-    return module
-
-
-def _call_user_function(spec: str) -> Any:
-    file_part, fn = spec.rsplit(":", 1)
-    file = need_file(Path(file_part), "a Python file: FILE.py:FUNCTION", ExportError)
-    module = _user_module(file)
-    target = getattr(module, fn, None)
-    if not callable(target):
-        defined = sorted(k for k, v in vars(module).items()
-                         if callable(v) and not k.startswith("_")
-                         and getattr(v, "__module__", None) == module.__name__)
-        raise ExportError(f"{file} has no function {fn!r}" + (
-            f" (it defines: {', '.join(defined[:10])})" if defined else "")
-            + "; give FILE.py:FUNCTION, FUNCTION taking no arguments.")
-    sys.path.insert(0, str(file.resolve().parent))
-    try:
-        return target()
-    except (Exception, SystemExit) as e:
-        raise ExportError(f"{file}:{fn}() raised {type(e).__name__}: {str(e)[:200]}; it "
-                          "must take no arguments and return the model.") from e
-    finally:
-        sys.path.remove(str(file.resolve().parent))
-
-
-def _read_example(path: Path) -> Any:
-    """One input (batch dimension included) from a .npy or .json file."""
-    import numpy as np
-
-    from zkml._ezkl.formats import read_input_data
-
-    need_file(path, "--example: a .npy or .json file of one input", InputError)
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif path.suffix.lower() == ".json":
-            arr = np.asarray(read_input_data(json.loads(path.read_text()), str(path)))
-        else:
-            raise InputError(f"--example {path}: give a .npy or .json file of one input.")
-    except (OSError, ValueError, TypeError) as e:
-        raise InputError(f"--example {path}: not a readable array of numbers ({e}).") from e
-    if arr.dtype.kind not in "iufb" or arr.ndim == 0:
-        raise InputError(f"--example {path}: not an array of numbers (dtype {arr.dtype}, "
-                         f"shape {arr.shape}); give one input, batch dimension included.")
-    return arr
-
-
-def _read_calibration(path: Path, example: Any) -> Any:
-    """Samples shaped (n, *example.shape), from a .npy file."""
-    import numpy as np
-
-    need_file(path, "--calibration: a .npy of samples shaped (n, *input_shape)", InputError)
-    if path.suffix.lower() != ".npy":
-        raise InputError(f"--calibration {path}: give a .npy of samples shaped (n, "
-                         f"{', '.join(map(str, example.shape))}).")
-    try:
-        cal = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"--calibration {path}: not a readable .npy array ({e}).") from e
-    if cal.ndim == 0 or cal.dtype.kind not in "iufb" or cal[0].size != example.size:
-        raise InputShapeError(
-            f"--calibration {path} has shape {cal.shape} ({cal.dtype}); give samples shaped "
-            f"(n, {', '.join(map(str, example.shape))}) like --example.")
-    return cal.reshape(len(cal), *example.shape)
-
-
-def _load_source(spec: str, example: Path | None, calibration: Path | None) -> _Source:
-    """A zoo name, or ``FILE.py:FUNCTION`` returning a torch module (with ``--example``) or a
-    ``circuits.ZooModel``."""
-    import numpy as np
-
-    if ":" not in spec:
-        if spec.lower().endswith(".onnx"):
-            raise ZkmlValueError(f"{spec} is an ONNX file: use `zkml import {spec} --input "
-                                 "FILE`.")
-        if spec.lower().endswith(".py"):
-            raise ZkmlValueError(f"{spec}: name the function too: `zkml export {spec}:FUNCTION "
-                                 "--example FILE`.")
-        try:
-            import circuits
-
-            obj = circuits.build(spec)
-        except KeyError as e:
-            raise ZkmlValueError(f"{e.args[0]}; or give FILE.py:FUNCTION returning a torch "
-                                 "nn.Module (with --example FILE).") from None
-        except ImportError as e:
-            raise ZkmlError(f"the zoo needs {e.name or 'a missing package'}: install the zoo "
-                            "extra (pip install 'zkml[zoo]').") from e
-    else:
-        obj = _call_user_function(spec)
-    zoo_cls = getattr(sys.modules.get("circuits"), "ZooModel", None)
-    if zoo_cls is not None and isinstance(obj, zoo_cls):
-        ex = _read_example(example) if example else obj.example_input
-        cal = _read_calibration(calibration, ex) if calibration else obj.calibration
-        return _Source(obj.name, obj.model, ex, cal, obj.test_inputs[:16],
-                       {"preset": obj.preset, "config": obj.config.model_dump()})
-    fn = spec.rsplit(":", 1)[-1]
-    if obj is None or isinstance(obj, (str, bytes, int, float, tuple, list, dict)):
-        raise ExportError(f"{spec} returned {type(obj).__name__}; return a torch nn.Module "
-                          "(or a circuits.ZooModel).")
-    if example is None:
-        raise ZkmlValueError(f"{fn}() returned a {type(obj).__name__}: pass --example FILE (a "
-                             ".npy or .json of one input, batch dimension included) so zkml "
-                             "knows its input shape.")
-    ex = _read_example(example)
-    note = None
-    if calibration:
-        cal = _read_calibration(calibration, ex)
-    else:
-        cal = ex[np.newaxis]
-        note = ("calibrated on the --example input only: inputs far outside its values will "
-                "be refused at prove time; pass --calibration FILE (.npy of representative "
-                "samples) to widen the range.")
-    return _Source(Path(spec.rsplit(":", 1)[0]).stem, obj, ex, cal, cal[:16], note=note)
 
 
 @app.command("export")
@@ -187,10 +36,11 @@ def export_cmd(
     dir: Annotated[Path | None, typer.Option("--dir", "-d", help="Build directory.")] = None,
     example: Annotated[Path | None, typer.Option(
         help="One input (.npy or .json, batch dimension included): required for a plain "
-        "nn.Module.")] = None,
+        "nn.Module; several forward arguments: a .json object or .npz by argument name.")]
+    = None,
     calibration: Annotated[Path | None, typer.Option(
-        help=".npy of calibration samples shaped (n, *input_shape); default: the zoo's, or "
-        "the --example input alone.")] = None,
+        help=".npy of calibration samples shaped (n, *input_shape) (.npz by input name for "
+        "several inputs); default: the zoo's, or the --example input alone.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export a PyTorch model to ONNX (checked against onnxruntime on the example input);
@@ -202,12 +52,18 @@ def export_cmd(
 
     if dir is not None:
         make_dir(dir)  # before the model is built: a bad --dir fails fast
-    src = _load_source(model, example, calibration)
+    src = load_source(model, example, calibration)
     d = make_dir(dir or Path("build") / src.name)
     with spinner(f"Exporting {src.name} to ONNX"):
         exported = export(src.model, src.example, d / "model.onnx", name=src.name)
-    np.save(d / "calibration.npy", src.calibration)
-    np.save(d / "eval.npy", src.held_out)  # held out: the tuner's accuracy check
+    cal, held = src.calibration, src.held_out
+    if isinstance(cal, dict):  # several inputs: packed rows, as `zkml import` stores them
+        from zkml.model.inputs import coerce_inputs
+
+        cal = coerce_inputs(cal, exported.inputs)
+        held = cal[:16]
+    np.save(d / "calibration.npy", cal)
+    np.save(d / "eval.npy", held)  # held out: the tuner's accuracy check
     save_artifact(exported, d / "exported.json")
     if src.zoo is not None:
         (d / "zoo.json").write_text(json.dumps(src.zoo))
