@@ -131,18 +131,20 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = sorted({r["model"] for r in rows})
+    flows = sorted({(r["model"], r.get("preset", "")) for r in rows})
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for m in models:
+    for m, preset in flows:
         for w, style in ((1, "-o"), (2, "--s")):
-            sel = sorted((r for r in rows if r["model"] == m and r["workers"] == w),
+            sel = sorted((r for r in rows if r["model"] == m and r.get("preset", "") == preset
+                          and (r["workers"] == w or r["segments"] == 0)),
                          key=lambda r: r["segments"])
-            if not sel:
+            if len(sel) < 2:
                 continue
             ks = [r["segments"] for r in sel]
-            axes[0].plot(ks, [r["peak_rss_worker_gb"] for r in sel], style, label=f"{m} w={w}")
-            axes[1].plot(ks, [r["wall_s"] for r in sel], style, label=f"{m} w={w}")
-            axes[2].plot(ks, [r["cpu_s"] for r in sel], style, label=f"{m} w={w}")
+            label = f"{m} {preset} w={w}".replace("  ", " ")
+            axes[0].plot(ks, [r["peak_rss_worker_gb"] for r in sel], style, label=label)
+            axes[1].plot(ks, [r["wall_s"] for r in sel], style, label=label)
+            axes[2].plot(ks, [r["cpu_s"] for r in sel], style, label=label)
     for ax, title in zip(axes, ("peak RSS per worker (GB)", "wall time (s)", "total CPU (s)"),
                          strict=True):
         ax.set_title(title)
@@ -165,11 +167,18 @@ def main() -> None:
     ap.add_argument("--gas", nargs=2, metavar=("MODEL", "K"), help=argparse.SUPPRESS)
     ap.add_argument("--mono", metavar="MODEL", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(RESULTS / "split.json"))
+    ap.add_argument("--plot-from", nargs="+", metavar="JSON",
+                    help="only draw the plot (next to --out) from these result files")
     ap.add_argument("--preset", default=None,
                     help="privacy preset of every flow (default: each zoo model's own)")
     a = ap.parse_args()
     global PRESET
     PRESET = a.preset
+    if a.plot_from:
+        merged = [r for f in a.plot_from for r in json.loads(Path(f).read_text())]
+        Path(a.out).write_text(json.dumps(merged, indent=2) + "\n")
+        _plot(merged, Path(a.out).with_suffix(".png"))
+        return
     child = bool(a.one or a.gas or a.mono)  # the driver passes children its own workdir
     workdir = Path(a.workdir) if child else Path(a.workdir) / (a.preset or "zoo-preset")
     workdir.mkdir(parents=True, exist_ok=True)
