@@ -2,9 +2,9 @@
 cut into output-channel groups, models of several inputs. Real ezkl and anvil.
 
 The tiny MLP (4-8-2) has two places to cut between layers; four segments need a layer cut
-into channel groups. Its input is private, so the first layer's groups (which would carry the
-input past them) are not used: the last layer's are, and the ReLU output it reads travels
-with the first group's output: a boundary of two tensors, linked commitment by commitment.
+into channel groups. Its input is private, so no cut may fall where the input would be
+carried past a group: the cut falls after the last group of the first layer, where the four
+group outputs cross together: a boundary of four tensors, linked commitment by commitment.
 """
 
 from __future__ import annotations

@@ -80,3 +80,12 @@ def test_tune_equals_mode_is_split_for_the_parser() -> None:
     assert _split_tune_value(["compile", "--tune", "--dir", "d"]) == [
         "compile", "--tune", "--dir", "d"]
     assert _split_tune_value(["tune", "--tuned=x"]) == ["tune", "--tuned=x"]
+
+
+def test_names_that_read_as_markup_are_printed_as_they_are(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from zkml.cli.common import emit
+
+    # torch names its tensors "/net/net.0/Gemm_output_0": in brackets, a closing tag to rich
+    emit({}, False, "cut at [/net/net.0/Gemm_output_0, /net/Relu]")
+    assert "cut at [/net/net.0/Gemm_output_0, /net/Relu]" in capsys.readouterr().out

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
 
 from zkml import _progress
 from zkml.chain import DEFAULT_KEY_ENV
@@ -100,7 +101,10 @@ def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
     if as_json:
         out.print_json(json.dumps(data, default=str))
     else:
-        out.print(human)
+        try:
+            out.print(human)
+        except MarkupError:  # a name from the user's model that reads as a markup tag
+            out.print(human, markup=False)
 
 
 def _one_line(message: str) -> str:

@@ -94,15 +94,18 @@ def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           preset=preset)
     save_artifact(split, dir / "split.json")
-    cuts = "; ".join(", ".join(b) for b in split.boundaries)
-    layers = "".join(f"; layer {name} cut into {n} channel groups"
+    from rich.markup import escape
+
+    # tensor names like "/net/net.0/Gemm_output_0" would read as markup tags
+    cuts = escape(" | ".join(", ".join(b) for b in split.boundaries) or "nowhere")
+    layers = "".join(f"; layer {escape(name)} cut into {n} channel groups"
                      for name, n in split.layer_groups.items())
     _emit({"segments": len(split.segments), "logrows": split.logrows,
            "boundaries": split.boundaries, "layer_groups": split.layer_groups,
            "estimated_rows": split.estimated_rows,
            "max_abs_error": split.quantization.max_abs_error}, as_json,
           f"{len(split.segments)} segments at logrows {split.logrows}; estimated rows "
-          f"{split.estimated_rows}; cut at [{cuts}]{layers}")
+          f"{split.estimated_rows}; cut at: {cuts}{layers}")
 
 
 @app.command("setup")
