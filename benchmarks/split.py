@@ -93,7 +93,7 @@ def _one(model: str, k: int, workers: int, workdir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=workers)
+    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=workers, reuse=False)
     wall = time.perf_counter() - t0
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -116,7 +116,7 @@ def _gas(model: str, k: int, workdir: Path) -> dict[str, int]:
     from zkml.chain.devnode import Anvil
 
     zoo, keys = _keys(model, k, workdir)
-    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=1)
+    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=1, reuse=False)
     with Anvil() as node:
         chain = zkml.connect(node.url)
         dep = S.deploy_split_verifier(chain, keys, allow_oversize=True)
@@ -216,7 +216,10 @@ def main() -> None:
 def _child(args: list[str]) -> str:
     extra = ["--preset", PRESET] if PRESET else []
     r = subprocess.run([sys.executable, "-m", "benchmarks.split", *args, *extra],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=False)
+    if r.returncode:
+        print(r.stderr[-3000:], file=sys.stderr)  # the child's traceback
+        r.check_returncode()
     return r.stdout.strip().splitlines()[-1]
 
 

@@ -8,6 +8,7 @@ commitment altered must each be rejected.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -171,16 +172,43 @@ def test_killed_segment_worker_is_retried(tiny: Pipeline, split_keys: SplitKeys)
                     os.kill(int(d.name), signal.SIGKILL)
                     killed.append(int(d.name))
 
-    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[2], workers=1, on_segment=kill_worker)
+    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[2], workers=1, on_segment=kill_worker,
+                         reuse=False)
     assert killed, "the test must kill a segment worker"
     assert zkml.verify_split(b, split_keys)
 
 
 def test_split_on_a_ray_cluster(tiny: Pipeline, split_keys: SplitKeys,
                                 split_bundle: SplitBundle) -> None:
-    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[0], backend="ray", workers=2)
+    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[0], backend="ray", workers=2,
+                         reuse=False)
     assert zkml.verify_split(b, split_keys)
     assert b.outputs == split_bundle.outputs
+
+
+def test_a_rerun_proves_only_the_segments_not_kept(tiny: Pipeline,
+                                                  split_keys: SplitKeys) -> None:
+    from zkml import cache
+
+    store = cache.cache_root() / "segment-proofs"
+    before = set(store.iterdir()) if store.exists() else set()
+    x = tiny.zoo.test_inputs[3]
+    first = zkml.prove_split(split_keys, x, workers=1)
+    kept = sorted(p for p in set(store.iterdir()) - before if p.is_dir())
+    assert len(kept) == 2  # every segment proof is kept as it lands
+    again = zkml.prove_split(split_keys, x, workers=1)
+    assert again.segments == first.segments  # nothing proven twice
+    shutil.rmtree(kept[0])  # as if that segment had failed
+    landed: list[tuple[int, int]] = []
+    third = zkml.prove_split(split_keys, x, workers=1, on_segment=lambda d, t: landed.append(
+        (d, t)))
+    assert zkml.verify_split(third, split_keys) and third.outputs == first.outputs
+    # one segment proven afresh (a new proof: other randomness), the other taken as kept
+    same = [a == b for a, b in zip(third.segments, first.segments, strict=True)]
+    assert sorted(same) == [False, True]
+    assert landed == [(1, 2), (2, 2)]
+    fresh = zkml.prove_split(split_keys, x, workers=1, reuse=False)
+    assert all(a != b for a, b in zip(fresh.segments, first.segments, strict=True))
 
 
 def test_bad_segment_counts_are_refused(tiny: Pipeline) -> None:
@@ -279,6 +307,14 @@ def test_split_cli_pipeline(anvil: object, tmp_path: Path) -> None:
                     "2", "--json")
     assert code == 0 and len(json.loads(out)["outputs"]) == 2
     assert run("split", "verify", "--dir", d, str(bundle))[0] == 0
+    # again: the segment proofs kept by the first run, unless --fresh
+    again = tmp_path / "again.bundle.json"
+    assert run("split", "prove", "--dir", d, str(inp), "-o", str(again))[0] == 0
+    assert json.loads(again.read_text())["segments"] == json.loads(bundle.read_text())[
+        "segments"]
+    assert run("split", "prove", "--dir", d, str(inp), "-o", str(again), "--fresh")[0] == 0
+    assert json.loads(again.read_text())["segments"] != json.loads(bundle.read_text())[
+        "segments"]
     b = json.loads(bundle.read_text())
     b["segments"] = b["segments"][::-1]
     bad = tmp_path / "bad.json"

@@ -156,7 +156,7 @@ def test_segment_keys_travel_to_cluster_nodes_with_their_tasks(
     try:
         # joining a running cluster (address): keys are shipped, not read by path
         b = zkml.prove_split(keys4, tiny.zoo.test_inputs[0], backend="ray", address="auto",
-                             workers=2)
+                             workers=2, reuse=False)
     finally:
         ray.shutdown()
     assert zkml.verify_split(b, keys4) and b.outputs == bundle4.outputs

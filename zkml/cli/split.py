@@ -140,6 +140,9 @@ def prove_cmd(
     opening: Annotated[Path | None, typer.Option(
         help="committed-input: where to write the PRIVATE opening of the input commitment "
         "(input + salt, mode 0600; default: next to the bundle, X.opening.json).")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Prove every segment again (by default a run of the same input "
+        "reuses the segment proofs an earlier, failed or stopped, run kept).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove one inference: witness chain once, segment proofs in parallel. With the
@@ -161,7 +164,8 @@ def prove_cmd(
         raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
                              "the opening is for committed-input proofs only.")
     bundle, secret = prove_split_with_opening(keys, input, backend=backend,  # type: ignore[arg-type]
-                                              workers=workers, address=address)
+                                              workers=workers, address=address,
+                                              reuse=not fresh)
     save_artifact(bundle, output)
     where = write_opening(secret, opening or opening_path_for(output)) if secret else None
     _emit({"bundle": str(output), "outputs": bundle.outputs, "model_id": bundle.model_id,

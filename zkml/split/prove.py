@@ -19,7 +19,7 @@ import numpy as np
 
 from zkml import _ezkl, cache
 from zkml._progress import step
-from zkml._utils import dequantize, sha256_file
+from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
 from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
@@ -101,6 +101,7 @@ def prove_split(
     address: str | None = None,
     on_segment: Callable[[int, int], None] | None = None,
     opening_path: str | Path | None = None,
+    reuse: bool = True,
 ) -> SplitBundle:
     """Prove one inference of a split model, its segments in parallel.
 
@@ -117,6 +118,9 @@ def prove_split(
         on_segment: called with (segments done, total) as each segment proof lands.
         opening_path: ``committed-input`` only: where to write the commitment's opening (the
             input and its salt: a PRIVATE file, mode 0600).
+        reuse: take the segment proofs an earlier run of the same input left (every proof is
+            kept as it lands, so a run that failed on one segment proves only the rest);
+            False proves every segment again.
 
     Returns:
         A :class:`SplitBundle` with one proof per segment.
@@ -136,7 +140,8 @@ def prove_split(
                              "nothing to open (drop opening_path, or compile with preset "
                              "committed-input).")
     bundle, opening = prove_split_with_opening(keys, value, backend=backend, workers=workers,
-                                               address=address, on_segment=on_segment)
+                                               address=address, on_segment=on_segment,
+                                               reuse=reuse)
     if opening_path is not None and opening is not None:
         write_opening(opening, opening_path)
     return bundle
@@ -150,6 +155,7 @@ def prove_split_with_opening(
     workers: int | None = None,
     address: str | None = None,
     on_segment: Callable[[int, int], None] | None = None,
+    reuse: bool = True,
 ) -> tuple[SplitBundle, CommitmentOpening | None]:
     """Like :func:`prove_split`, also returning the commitment's opening (``committed-input``;
     else None). The opening is private: keep it out of anything shared.
@@ -186,28 +192,46 @@ def prove_split_with_opening(
             texts = _witness_chain(keys, first, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # A segment proof is kept (cache "segment-proofs", by segment and witness) as it lands: a
+    # run that fails on one segment, or is stopped, proves only what is missing next time.
+    # The same input gives the same witness (committed-input: not, a fresh salt each time).
+    stored = [_stored_key(s, texts[i]) for i, s in enumerate(keys.segments)]
+    proofs: dict[int, SegmentProof] = {}
+    for i, key in enumerate(stored if reuse else []):
+        entry = cache.lookup("segment-proofs", key)
+        if entry is not None:
+            proofs[i] = SegmentProof.model_validate_json(entry.file("proof.json").read_text())
     # Joining a cluster (address): its nodes may not see this machine's files, so each
     # segment's key files travel with its task (Ray's object store) and are written once per
     # node, as the batch path does; a local pool or local Ray cluster reads them by path.
     ship = backend == "ray" and address is not None
     todo: list[tuple[str, Any]] = [(str(i), _payload(s, texts[i], ship))
-                                   for i, s in enumerate(keys.segments)]
-    proofs: dict[int, SegmentProof] = {}
-    with step(f"Proving {k} segments on {n_workers} worker(s) (logrows "
-              f"{keys.circuit.logrows})", "prove"):
+                                   for i, s in enumerate(keys.segments) if i not in proofs]
+    failed: list[str] = []
+    reused = f", {len(proofs)} kept from an earlier run" if proofs else ""
+    with step(f"Proving {len(todo)} of {k} segments on {n_workers} worker(s) (logrows "
+              f"{keys.circuit.logrows}{reused})", "prove"):
+        if proofs and on_segment:
+            on_segment(len(proofs), k)
         stream = (_ray(keys, todo, n_workers, False, address, work=_prove_segment)
                   if backend == "ray" else _local(keys, todo, n_workers, False,
-                                                  work=_prove_segment))
+                                                  work=_prove_segment)) if todo else iter([])
         for res in stream:
             i = int(res["input_id"])
-            if "error" in res:
-                raise ProveError(f"segment {i} of {k} could not be proven: {res['error']}")
+            if "error" in res:  # the others still land and are kept
+                failed.append(f"segment {i}: {res['error']}")
+                continue
             s = keys.segments[i]
             proofs[i] = SegmentProof(model_id=s.model_id,
                                      settings_digest=s.circuit.settings_digest,
                                      proof=res["proof"], instances=res["instances"])
+            _store(stored[i], proofs[i])
             if on_segment:
                 on_segment(len(proofs), k)
+    if failed:
+        raise ProveError(f"{len(failed)} of {k} segments could not be proven ("
+                         + "; ".join(failed)[:400] + f"); the {len(proofs)} proven are kept: "
+                         "run the same proof again to prove only the rest.")
     bundle = _bundle(keys, [proofs[i] for i in range(k)])
     if bundle.input_commitment is None:
         return bundle, None
@@ -215,6 +239,18 @@ def prove_split_with_opening(
         model_id=keys.model_id, input_commitment=bundle.input_commitment,
         input_scale=seg0.circuit.input_scale, input=values, salt=salt,
         input_shape=list(parts[0].shape) if len(parts) == 1 else [1, len(values)])
+
+
+def _stored_key(keys: Keys, witness: str) -> str:
+    return digest_of("segment-proof/1", keys.model_id, sha256_bytes(witness.encode()))
+
+
+def _store(key: str, proof: SegmentProof) -> None:
+    def build(tmp: Path) -> dict[str, object]:
+        (tmp / "proof.json").write_text(proof.model_dump_json())
+        return {}
+
+    cache.get_or_build("segment-proofs", key, build)
 
 
 def _payload(keys: Keys, witness: str, ship: bool) -> dict[str, Any]:
