@@ -80,7 +80,7 @@ def _read_example(path: Path) -> Any:
     forward takes several tensors, a dict by argument name (a .json object or a .npz)."""
     import numpy as np
 
-    from zkml._ezkl.formats import read_input_data
+    from zkml._ezkl.formats import input_file_values, read_input_data
 
     need_file(path, "--example: a .npy, .npz or .json file of one input", InputError)
     try:
@@ -91,7 +91,7 @@ def _read_example(path: Path) -> Any:
                 return _named_arrays({k: z[k] for k in z.files}, f"--example {path}")
         elif path.suffix.lower() == ".json":
             data = json.loads(path.read_text())
-            if isinstance(data, dict) and "input_data" not in data:
+            if isinstance(data, dict) and input_file_values(data) is None:  # by name
                 return _named_arrays(data, f"--example {path}")
             arr = np.asarray(read_input_data(data, str(path)))
         else:
