@@ -278,8 +278,10 @@ def plan_cuts(onnx_path: Path, segments: int, *, preset: str = "private-input",
     """Plan ``segments`` contiguous segments of the graph, balanced by estimated rows.
 
     When the graph has too few cut points, or one segment ends up well above the even share
-    of rows, its heaviest Gemm / MatMul / Conv is cut into output-channel groups (up to three
-    layers), which both adds cut points and evens the segments out.
+    of rows, its heaviest Gemm / MatMul / Conv is cut into output-channel groups (greedily, up
+    to four steps, kept only if the shared logrows drops), which adds cut points and evens the
+    segments out. With a private input, no boundary is computable from the input without the
+    weights (:func:`cut_points` ``hide_inputs``).
 
     Raises:
         ZkmlValueError: ``segments`` < 1.
