@@ -249,6 +249,20 @@ def _zkml(*args: str, cwd: Path) -> str:
     return r.stdout
 
 
+def _compile_prove_verify(d: Path, inp: str, *, cwd: Path
+                          ) -> tuple[zkml.ProofBundle, zkml.Circuit]:
+    """`zkml compile`, `setup`, `prove INP`, `verify` on build dir ``d``; the bundle and
+    circuit, the bundle checked valid by the CLI."""
+    _zkml("compile", "--dir", str(d), cwd=cwd)
+    _zkml("setup", "--dir", str(d), cwd=cwd)
+    _zkml("prove", "--dir", str(d), inp, "-o", str(d / "bundle.json"), cwd=cwd)
+    verdict = json.loads(_zkml("verify", str(d / "bundle.json"), "--keys", str(d / "keys.json"),
+                               "--json", cwd=cwd))
+    assert verdict["valid"] is True
+    return (zkml.ProofBundle.model_validate_json((d / "bundle.json").read_text()),
+            zkml.Circuit.model_validate_json((d / "circuit.json").read_text()))
+
+
 def test_token_ids_and_positions_through_the_cli(tokens: Path) -> None:
     d = tokens / "build"
     doc = json.loads(_zkml("import", "tok.onnx", "--input", "in.json", "--calibration",
@@ -256,14 +270,7 @@ def test_token_ids_and_positions_through_the_cli(tokens: Path) -> None:
     assert [(i["name"], i["shape"], i["dtype"]) for i in doc["inputs"]] == [
         ("ids", [1, 3], "int64"), ("pos", [1, 3, 4], "float32")]
     assert doc["calibration_samples"] == 12
-    _zkml("compile", "--dir", str(d), cwd=tokens)
-    _zkml("setup", "--dir", str(d), cwd=tokens)
-    _zkml("prove", "--dir", str(d), "in.json", "-o", str(d / "bundle.json"), cwd=tokens)
-    verdict = json.loads(_zkml("verify", str(d / "bundle.json"), "--keys", str(d / "keys.json"),
-                               "--json", cwd=tokens))
-    assert verdict["valid"] is True
-    bundle = zkml.ProofBundle.model_validate_json((d / "bundle.json").read_text())
-    circuit = zkml.Circuit.model_validate_json((d / "circuit.json").read_text())
+    bundle, circuit = _compile_prove_verify(d, "in.json", cwd=tokens)
     data = json.loads((tokens / "in.json").read_text())["input_data"]
     ref = run_onnx((tokens / "tok.onnx").read_bytes(),
                    [np.array(data[0]).reshape(1, 3), np.array(data[1]).reshape(1, 3, 4)])
@@ -295,16 +302,9 @@ def test_a_two_input_torch_module_through_zkml_export(tmp_path: Path) -> None:
     # calibration stored as packed rows, each input's values in turn
     cal = np.load(d / "calibration.npy")
     np.testing.assert_array_equal(cal, np.hstack([X[:12].reshape(12, 4), M[:12].reshape(12, 4)]))
-    _zkml("compile", "--dir", str(d), cwd=tmp_path)
-    _zkml("setup", "--dir", str(d), cwd=tmp_path)
     (tmp_path / "in.json").write_text(json.dumps({"features": X[15].tolist(),
                                                   "mask": M[15].tolist()}))
-    _zkml("prove", "--dir", str(d), "in.json", "-o", str(d / "bundle.json"), cwd=tmp_path)
-    verdict = json.loads(_zkml("verify", str(d / "bundle.json"), "--keys", str(d / "keys.json"),
-                               "--json", cwd=tmp_path))
-    assert verdict["valid"] is True
-    bundle = zkml.ProofBundle.model_validate_json((d / "bundle.json").read_text())
-    circuit = zkml.Circuit.model_validate_json((d / "circuit.json").read_text())
+    bundle, circuit = _compile_prove_verify(d, "in.json", cwd=tmp_path)
     ref = run_onnx((d / "model.onnx").read_bytes(), [X[15], M[15]])
     np.testing.assert_allclose(zkml.decoded_outputs(bundle), ref.reshape(-1),
                                atol=_tolerance(circuit))
