@@ -401,7 +401,9 @@ def choose_segments(onnx_path: Path, *, max_memory: int | None, max_segments: in
     raise CompileError(
         f"no cut of {onnx_path.name} into at most {tried} segments fits {budget / 1e9:.1f} GB "
         f"per proof (the finest needs about {peak / 1e9:.1f} GB); raise --max-memory, or use a "
-        "model with more places to cut.")
+        "model with more places to cut"
+        + (" (the input is not public, so the layer reading it is never cut into channel "
+           "groups and may set the floor)." if _hides_input(preset) else "."))
 
 
 def write_segments(onnx_path: Path, plan: CutPlan, out_dir: Path) -> list[Path]:
