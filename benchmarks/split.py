@@ -47,12 +47,30 @@ class _WorkerPeak:
         import threading
 
         self.peak_kb = 0
+        self._before: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> _WorkerPeak:
+        self._before = self._descendants()  # only processes started from here on count
         self._thread.start()
         return self
+
+    @staticmethod
+    def _descendants() -> set[int]:
+        import os
+
+        todo, seen = [os.getpid()], set()
+        while todo:  # through /proc/PID/task/TID/children (cheap)
+            pid = todo.pop()
+            for f in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    kids = [int(k) for k in f.read_text().split()]
+                except (OSError, ValueError):
+                    continue
+                todo.extend(k for k in kids if k not in seen)
+                seen.update(kids)
+        return seen
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -61,24 +79,21 @@ class _WorkerPeak:
     def _run(self) -> None:
         import os
 
+        mine = Path(f"/proc/{os.getpid()}/cmdline").read_bytes()
+        last: dict[int, int] = {}
         while True:
-            todo, seen = [os.getpid()], set()
-            while todo:  # descendants, through /proc/PID/task/TID/children (cheap)
-                pid = todo.pop()
-                for f in Path(f"/proc/{pid}/task").glob("*/children"):
-                    try:
-                        kids = [int(k) for k in f.read_text().split()]
-                    except (OSError, ValueError):
-                        continue
-                    todo.extend(k for k in kids if k not in seen)
-                    seen.update(kids)
-            for pid in seen:
+            for pid in self._descendants() - self._before:
                 try:
+                    # between fork and exec a child is still a copy of this process (its
+                    # VmHWM is our RSS): only its exec'd image counts, and its latest figure
+                    if Path(f"/proc/{pid}/cmdline").read_bytes() == mine:
+                        continue
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                         if line.startswith("VmHWM:"):
-                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                            last[pid] = int(line.split()[1])
                 except (OSError, ValueError):
                     continue
+            self.peak_kb = max(last.values(), default=0)
             if self._stop.wait(0.1):
                 return
 
