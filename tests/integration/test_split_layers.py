@@ -207,3 +207,13 @@ def test_committed_input_split_hides_the_input_and_opens(tiny: Pipeline,
     res = CliRunner().invoke(app, ["commitment", "check", "--bundle", str(path), "--opening",
                                    str(o2)])
     assert res.exit_code == 1, res.output
+
+
+def test_an_opening_is_refused_for_a_preset_that_commits_to_nothing(
+        tiny: Pipeline, keys4: SplitKeys, tmp_path: Path) -> None:
+    with pytest.raises(zkml.ZkmlValueError, match="preset private-input commits to no input: "
+                       "there is nothing to open"):
+        zkml.prove_split(keys4, tiny.zoo.test_inputs[0], opening_path=tmp_path / "o.json")
+    with pytest.raises(zkml.ZkmlValueError, match="commits to no input"):
+        zkml.prove(tiny.keys, tiny.zoo.test_inputs[0], opening_path=tmp_path / "o.json")
+    assert not (tmp_path / "o.json").exists()

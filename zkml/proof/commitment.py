@@ -23,7 +23,8 @@ from zkml.errors import ArtifactError, BundleError, ZkmlValueError
 from zkml.model.salt import SALT_ELEMENTS, salt_values
 
 __all__ = ["OPENING_FORMAT", "CommitmentOpening", "write_opening", "load_opening",
-           "commitment_of", "check_commitment", "opening_path_for", "load_any_bundle"]
+           "commitment_of", "check_commitment", "opening_path_for", "load_any_bundle",
+           "refuse_needless_opening"]
 
 OPENING_FORMAT = "zkml-commitment-opening/1"
 _GIVE = "give the X.opening.json written next to the bundle by `zkml prove` / `prove-batch`"
@@ -150,6 +151,19 @@ def check_commitment(bundle: ProofBundle | SplitBundle | str | Path,
         return commitment_of(o.input, o.salt, o.input_scale) == claimed
     except ZkmlValueError:
         return False
+
+
+def refuse_needless_opening(preset: str, opening_path: object) -> None:
+    """Raise if an opening is asked of a preset that commits to no input.
+
+    Raises:
+        ZkmlValueError: ``opening_path`` given for such a preset.
+    """
+    from zkml.presets import get_preset
+
+    if opening_path is not None and not get_preset(preset).commits_input:
+        raise ZkmlValueError(f"preset {preset} commits to no input: there is nothing to open "
+                             "(drop opening_path, or compile with preset committed-input).")
 
 
 def opening_path_for(bundle_path: str | Path) -> Path:

@@ -14,11 +14,11 @@ from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, ProofBundle
-from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError, ZkmlValueError
+from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError
 from zkml.model.inputs import coerce_inputs, unpack
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
-from zkml.proof.commitment import CommitmentOpening, write_opening
+from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
 from zkml.version import __version__
 
 __all__ = ["prove", "prove_with_opening", "check_input", "check_inputs"]
@@ -149,10 +149,7 @@ def prove(keys: Keys, value: Any, *, opening_path: str | Path | None = None) -> 
     Example:
         >>> bundle = zkml.prove(keys, patient_features, opening_path="bundle.opening.json")
     """
-    if opening_path is not None and not get_preset(keys.circuit.preset).commits_input:
-        raise ZkmlValueError(f"preset {keys.circuit.preset} commits to no input: there is "
-                             "nothing to open (drop opening_path, or compile with preset "
-                             "committed-input).")
+    refuse_needless_opening(keys.circuit.preset, opening_path)
     bundle, opening = prove_with_opening(keys, value)
     if opening_path is not None and opening is not None:
         write_opening(opening, opening_path)

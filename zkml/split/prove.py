@@ -25,7 +25,7 @@ from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
 from zkml.proof.batch import _key_files, _local, _node_keys, _ray
-from zkml.proof.commitment import CommitmentOpening, write_opening
+from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
 from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
@@ -135,10 +135,7 @@ def prove_split(
     Example:
         >>> bundle = zkml.prove_split(keys, x, backend="ray")
     """
-    if opening_path is not None and not get_preset(keys.circuit.preset).commits_input:
-        raise ZkmlValueError(f"preset {keys.circuit.preset} commits to no input: there is "
-                             "nothing to open (drop opening_path, or compile with preset "
-                             "committed-input).")
+    refuse_needless_opening(keys.circuit.preset, opening_path)
     bundle, opening = prove_split_with_opening(keys, value, backend=backend, workers=workers,
                                                address=address, on_segment=on_segment,
                                                reuse=reuse)
