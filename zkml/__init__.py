@@ -33,6 +33,7 @@ from zkml.errors import (
     InputError,
     InputRangeError,
     InputShapeError,
+    NoReferenceError,
     ProveError,
     RegistryError,
     SetupError,
@@ -52,8 +53,8 @@ _LAZY: dict[str, str] = {
     "compile_model": "zkml.api",
     "CompileConfig": "zkml.circuit.compile",
     "tune": "zkml.tuning.tuner",
-    "TuneResult": "zkml.tuning.tuner",
-    "AccuracyBound": "zkml.tuning.tuner",
+    "TuneResult": "zkml.tuning.common",
+    "AccuracyBound": "zkml.tuning.common",
     "PRESETS": "zkml.presets",
     "setup": "zkml.proof.keys",
     "prove": "zkml.proof.prove",
@@ -156,6 +157,7 @@ __all__ = [
     "ZkmlError",
     "ZkmlValueError",
     "ExportError",
+    "NoReferenceError",
     "UnsupportedOpError",
     "CompileError",
     "UnboundModelError",
@@ -222,4 +224,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from zkml.split.keys import setup_split
     from zkml.split.prove import prove_split
     from zkml.split.verify import load_split_bundle, verify_split, verify_split_detailed
-    from zkml.tuning.tuner import AccuracyBound, TuneResult, tune
+    from zkml.tuning.common import AccuracyBound, TuneResult
+    from zkml.tuning.tuner import tune

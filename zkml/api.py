@@ -33,7 +33,7 @@ __all__ = ["compile_model", "publish"]
 def compile_model(
     exported: ExportedModel, calibration_inputs: Any, *, preset: str = ...,
     config: CompileConfig | None = ..., tune: bool | str = ..., eval_inputs: Any = ...,
-    segments: None = None, max_memory: int | None = ...,
+    segments: None = None, max_memory: int | None = ..., floor: bool = ...,
 ) -> Circuit: ...
 
 
@@ -41,7 +41,7 @@ def compile_model(
 def compile_model(
     exported: ExportedModel, calibration_inputs: Any, *, preset: str = ...,
     config: CompileConfig | None = ..., tune: Literal[False] = ..., eval_inputs: Any = ...,
-    segments: int | str, max_memory: int | None = ...,
+    segments: int | str, max_memory: int | None = ..., floor: bool = ...,
 ) -> SplitCircuit: ...
 
 
@@ -55,6 +55,7 @@ def compile_model(
     eval_inputs: Any = None,
     segments: int | str | None = None,
     max_memory: int | None = None,
+    floor: bool = True,
 ) -> Circuit | SplitCircuit:
     """Calibrate and compile ``exported`` for ``preset``; cached by content.
 
@@ -76,6 +77,11 @@ def compile_model(
             segments, or ``"auto"`` (the fewest whose estimated proving peak fits
             ``max_memory`` bytes); each is proven on its own worker. Not with ``tune``.
         max_memory: with ``segments="auto"``, the bytes one segment proof may use.
+        floor: never settle for settings estimated dearer (prove time or peak memory; in
+            thorough mode, measured time) than ezkl's own calibrated defaults: where the
+            chosen circuit is, ezkl's default circuit is returned instead. The decision and
+            both estimates are in ``circuit.choice``. ezkl's default is calibrated only when
+            the chosen circuit is above logrows 15. ``False``: exactly ``config``.
 
     Returns:
         The :class:`Circuit` artifact, with logrows, rows and a quantization report; with
@@ -101,21 +107,33 @@ def compile_model(
 
         return compile_split(exported, calibration_inputs, segments=segments,
                              max_memory=max_memory, preset=preset, config=config)
+    from zkml.tuning.floor import settle
+
+    cal = model_samples(calibration_inputs, exported)
+    why, measured = "", None
     if mode is not None:
         from zkml.tuning.cached import tune_cached
 
-        cal = model_samples(calibration_inputs, exported)
         held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
                     if eval_inputs is None else eval_inputs)
         if mode == "quick":  # nothing is proven, so no verifier gas to weigh
-            cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg, mode=mode)
+            cfg, report = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
+                                      mode=mode)
         else:
             from zkml.chain.gas import VerifyGasMeter
 
             with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
-                cfg, _ = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
-                                     gas_meter=meter)
-    return _compile.compile_model(exported, calibration_inputs, preset=preset, config=cfg)
+                cfg, report = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
+                                          gas_meter=meter)
+            chosen_s, default_s = report["chosen"]["prove_s"], report["default"]["prove_s"]
+            if chosen_s is not None and default_s is not None:
+                measured = (float(chosen_s), float(default_s))
+        why = str(report["message"]).rstrip(".")
+    circuit = _compile.compile_model(exported, cal, preset=preset, config=cfg)
+    if not floor:
+        return circuit
+    return settle(exported, cal, circuit, preset=preset, base=config or CompileConfig(),
+                  mode=mode or "none", why=why, measured=measured)
 
 
 def _tune_mode(tune: object) -> str | None:

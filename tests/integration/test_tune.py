@@ -140,8 +140,10 @@ class Hooks:
 
     def __init__(self, tuner: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[str, int] = {"compile_model": 0, "setup": 0, "prove": 0, "_measure": 0}
+        common = importlib.import_module("zkml.tuning.common")  # both modes calibrate there
         for name in self.calls:
-            monkeypatch.setattr(tuner, name, self._counting(name, getattr(tuner, name)))
+            where = common if name == "compile_model" else tuner
+            monkeypatch.setattr(where, name, self._counting(name, getattr(where, name)))
 
     def _counting(self, name: str, real: Any) -> Any:
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -157,14 +159,16 @@ def test_quick_mode_proves_nothing_and_beats_the_defaults_estimate(
     z = tiny.zoo
     r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, mode="quick")
     assert hooks.calls["setup"] == hooks.calls["prove"] == hooks.calls["_measure"] == 0
-    assert 1 <= hooks.calls["compile_model"] <= 2
+    assert hooks.calls["compile_model"] == 1  # the first candidate, below the range table
     assert all(c.prove_seconds is None and c.setup_seconds is None for c in r.candidates)
     assert r.beat_default and r.chosen is not r.default and r.chosen.accurate
-    # the defaults were laid out, not calibrated; the pick's real cost is below their estimate
+    # ezkl's defaults were laid out, not calibrated: their range table alone needs 15
     assert r.default.logrows is None and r.default.est_logrows == 15
-    assert r.chosen.cost is not None and r.chosen.logrows is not None
-    assert r.chosen.cost <= 0.9 * cost_estimate(2, r.default.est_logrows)
-    assert r.config == r.chosen.config and r.message.startswith("quick: logrows >= 15")
+    assert r.chosen.logrows is not None and r.chosen.logrows < 15
+    assert r.chosen.config.num_inner_cols == 2  # quick never changes the columns
+    assert r.config == r.chosen.config
+    assert r.message.startswith(f"quick: logrows {r.chosen.logrows} vs ezkl's default "
+                                "logrows >= 15")
     # every candidate was laid out; only the calibrated ones have a real logrows
     assert all(c.est_logrows is not None for c in r.candidates)
     assert sum(c.logrows is not None for c in r.candidates) == hooks.calls["compile_model"]
@@ -181,11 +185,12 @@ def test_quick_mode_never_takes_a_layout_estimated_worse_than_the_defaults(
              mode="quick")
     assert not r.beat_default and r.chosen is r.default
     assert r.config.decomp_base == EZKL_DEFAULT.decomp_base and r.config.num_inner_cols == 2
-    assert hooks.calls["compile_model"] == 0  # nothing calibrated: no layout could win
-    floor = cost_estimate(2, r.default.est_logrows or 0)
+    # only ezkl's default was calibrated (as ezkl's own flow does): no candidate could win
+    assert hooks.calls["compile_model"] == 1 and r.default.logrows == 15
     for c in r.candidates[1:]:
-        assert cost_estimate(c.config.num_inner_cols, c.est_logrows or 0) > 0.9 * floor
-        assert c.skipped == "its fewest rows cannot beat the defaults"
+        assert c.config.num_inner_cols == 2  # the grid's 4 and 8 columns are never tried
+        assert (c.est_logrows or 0) >= r.default.logrows
+        assert c.skipped == "its fewest rows cannot beat ezkl's defaults"
     assert "keeping ezkl's default settings" in r.message
 
 
@@ -224,3 +229,39 @@ def test_cli_quick_modes(tmp_path: Path) -> None:
     run("export", "tiny-mlp", "--dir", d2)
     circuit = run("compile", "--dir", d2, "--tune", "quick")
     assert circuit["logrows"] == report["chosen"]["logrows"] < 15
+
+
+def test_compile_never_settles_for_settings_dearer_than_ezkls_default(tiny: Pipeline) -> None:
+    """The floor (issue #22): 8 columns at ezkl's own logrows cost more than ezkl's 2, so
+    compile returns ezkl's default circuit, says why, and keeps both estimates."""
+    z = tiny.zoo
+    dear = zkml.CompileConfig(decomp_base=16384, decomp_legs=2, num_inner_cols=8)
+    exact = zkml.compile_model(tiny.exported, z.calibration, config=dear, floor=False)
+    assert exact.choice is None
+    assert json.loads(Path(exact.settings_path).read_text())["run_args"]["num_inner_cols"] == 8
+    got = zkml.compile_model(tiny.exported, z.calibration, config=dear)
+    assert got.choice is not None and got.choice.chose == "ezkl-default"
+    assert json.loads(Path(got.settings_path).read_text())["run_args"]["num_inner_cols"] == 2
+    assert got.digest != exact.digest and got.logrows == 15
+    c = got.choice
+    assert c.mode == "none" and c.ezkl_default.calibrated and c.chosen == c.ezkl_default
+    assert "kept ezkl's default settings: the choice was not faster" in c.reason
+    assert "8 columns vs ezkl's default logrows 15 / 2 columns" in c.reason
+    # zkml's own defaults: below the range table's logrows, no calibration of ezkl's needed
+    mine = zkml.compile_model(tiny.exported, z.calibration)
+    assert mine.choice is not None and mine.choice.chose == "zkml"
+    assert mine.logrows < 15 and not mine.choice.ezkl_default.calibrated
+    assert mine.choice.chosen.prove_seconds < mine.choice.ezkl_default.prove_seconds
+    assert mine.choice.chosen.peak_memory_bytes < mine.choice.ezkl_default.peak_memory_bytes
+
+
+def test_thorough_pick_refuses_a_faster_but_heavier_candidate() -> None:
+    """Thorough mode judges time by measurement, memory by the estimate: 4 columns one logrows
+    below ezkl's default are estimated heavier than 2 columns at the default's logrows."""
+    default = Candidate(EZKL_DEFAULT, logrows=16, prove_seconds=10.0)
+    heavy = Candidate(EZKL_DEFAULT.model_copy(update={"num_inner_cols": 4}), logrows=16,
+                      prove_seconds=5.0)
+    light = Candidate(EZKL_DEFAULT.model_copy(update={"decomp_base": 256, "decomp_legs": 4}),
+                      logrows=15, prove_seconds=6.0)
+    assert _pick([heavy], default, 0.1) is None
+    assert _pick([heavy, light], default, 0.1) is light

@@ -55,6 +55,9 @@ class Settings:
     #: instances contributed by the Poseidon module (a hashed input or hashed params)
     poseidon_instances: int
     has_lookups: bool
+    num_inner_cols: int = 2
+    decomp_base: int = 16384
+    decomp_legs: int = 2
 
     @property
     def num_instances(self) -> int:
@@ -82,6 +85,9 @@ def read_settings(path: Path) -> Settings:
                                    for shape in s["model_instance_shapes"]],
             poseidon_instances=int(sum(poseidon)),
             has_lookups=bool(s.get("required_lookups")),
+            num_inner_cols=int(ra.get("num_inner_cols", 2)),
+            decomp_base=int(ra.get("decomp_base", 16384)),
+            decomp_legs=int(ra.get("decomp_legs", 2)),
         )
     except FileNotFoundError as e:
         raise ArtifactError(f"{path}: ezkl settings file missing; compile again.") from e

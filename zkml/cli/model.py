@@ -196,7 +196,24 @@ def compile_cmd(
           f"  quantization: max abs error {q.max_abs_error:.4g} (output range "
           f"{q.output_range:.4g}), argmax agreement {q.argmax_agreement:.0%} on {q.samples} "
           f"samples\n  input range accepted: [{circuit.input_range[0]:.4g}, "
-          f"{circuit.input_range[1]:.4g}]" + ("  (cached)" if circuit.cache_hit else ""))
+          f"{circuit.input_range[1]:.4g}]" + ("  (cached)" if circuit.cache_hit else "")
+          + _choice_text(circuit))
+
+
+def _figures_text(f: Any) -> str:
+    at = "logrows" if f.calibrated else "logrows >="
+    return (f"{at} {f.logrows}, {f.num_inner_cols} columns, decomp {f.decomp}: estimated "
+            f"prove {f.prove_seconds:.2f} s, peak {f.peak_memory_bytes / 1e9:.2f} GB")
+
+
+def _choice_text(circuit: Any) -> str:
+    """Both estimates and why (compile never settles for settings dearer than ezkl's)."""
+    c = circuit.choice
+    if c is None:
+        return ""
+    used = "zkml's" if c.chose == "zkml" else "ezkl's default"
+    return (f"\n  settings ({c.mode}): {used}: {_figures_text(c.chosen)}"
+            f"\n  ezkl's default: {_figures_text(c.ezkl_default)}\n  why: {c.reason}")
 
 
 @app.command("tune")

@@ -14,10 +14,10 @@ from zkml import cache
 from zkml._utils import digest_of, sha256_bytes
 from zkml.artifacts import ExportedModel
 from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.circuit.cost import MEMORY_FIXED_COLUMNS, TIME_FIXED_COLUMNS
 from zkml.tuning import tuner as _t
 from zkml.tuning.tuner import (
     DEFAULT_GRID,
-    FIXED_COLUMNS,
     TOLERANCE,
     AccuracyBound,
     GasMeter,
@@ -34,9 +34,9 @@ def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset
     # samples as the compile stage reads them: packed rows for a model of several inputs
     cal = np.asarray(model_samples(calibration, exported), dtype=np.float64)
     ev = np.asarray(model_samples(eval_inputs, exported), dtype=np.float64)
-    return digest_of("tune/3", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
+    return digest_of("tune/4", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
                      sha256_bytes(ev.tobytes()), preset, base.model_dump(), bound.model_dump(),
-                     grid, search, FIXED_COLUMNS, TOLERANCE)
+                     grid, search, TIME_FIXED_COLUMNS, MEMORY_FIXED_COLUMNS, TOLERANCE)
 
 
 def tune_cached(exported: ExportedModel, calibration: Any, eval_inputs: Any, *,

@@ -1,27 +1,22 @@
-"""The quick tuner (``tune(mode="quick")``): layout estimates, at most two calibrations, no proof.
+"""The quick tuner (``tune(mode="quick")``): layout estimates, a couple of calibrations, no proof.
 
-The thorough search measures the defaults and the best candidates for real (setup + two proofs
-each), which costs more than a first proof with ezkl's own flow (benchmarks/RESULTS.md, "Time
-to first proof"). This one decides from the layout alone:
+The thorough search measures candidates for real (setup + two proofs each), which costs more
+than a first proof with ezkl's own flow. This one decides from calibrated settings and the one
+cost model (``zkml.circuit.cost``), and never leaves ezkl's number of columns: a layout with
+more columns at a lower logrows looks cheaper to any cells-based model than it proves
+(measured up to 1.45x slower, issue #22), and only a measurement can tell (thorough mode).
 
-1. lay ezkl's defaults and every grid layout out without calibrating (``estimate_rows``: well
-   under a second each; scales and lookup margins do not change a layout, so each
-   decomp/columns pair is laid out once). The defaults' estimate is a lower bound on their
-   real cost, so a candidate whose *real* cost is below it is cheaper than the defaults for
-   sure;
-2. calibrate the cheapest estimates first (calibration's own scales and the default lookup
-   margin first, they keep accuracy), at most ``max_calibrations``; a candidate counts if it
-   is within the accuracy bound and its real cost (calibrated logrows) is at least
-   ``min_gain`` below the defaults' estimate; stop when no remaining estimate can beat the
-   best found. The layout does not see lookup tables (sigmoid, softmax, GELU...), which can
-   set logrows above the estimate: the first calibration tells whether the model has any, and
-   only then are the smaller tables of lookup margin 1 tried (the op mix as a prior);
-3. nothing found: ezkl's defaults (never a layout estimated worse than theirs).
-
-Cost is :func:`~zkml.tuning.tuner.cost_estimate` (columns x 2^logrows), not a measured time:
-prove time tracks it (FIELD_NOTES "Tuning headroom"), and the thorough mode measures. Candidates
-are ranked by that cost weighted by their verifier's gas (:data:`COLUMN_GAS_WEIGHT`), as the
-thorough mode prefers the cheaper verifier among candidates proving about as fast.
+1. lay every 2-column grid layout out without calibrating (``estimate_rows``, well under a
+   second each: scales and lookup margins do not change a layout, so each decomposition is
+   laid out once), and ezkl's default too;
+2. calibrate the candidate of fewest estimated logrows (calibration's own scales and the
+   default lookup margin first: they keep accuracy). Accurate below logrows 15
+   (``RANGE_TABLE_LOGROWS``) it is chosen at once: ezkl's default needs at least that for its
+   range table, so the floor holds without calibrating it;
+3. otherwise calibrate ezkl's default (the floor, cached: the fallback circuit as well) and try
+   the remaining candidates estimated below it, within ``max_calibrations``; an accurate one
+   at a lower logrows than the floor's wins;
+4. nothing found: ezkl's default settings.
 """
 
 from __future__ import annotations
@@ -37,23 +32,14 @@ from zkml.artifacts import ExportedModel
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.layout import estimate_rows
 from zkml.errors import CompileError
-from zkml.tuning import tuner as _t
+from zkml.tuning import common as _c
+from zkml.tuning.floor import RANGE_TABLE_LOGROWS, floor_config
 
-__all__ = ["tune_quick", "QUICK_CALIBRATIONS", "COLUMN_GAS_WEIGHT"]
+__all__ = ["tune_quick", "QUICK_CALIBRATIONS"]
 
-#: calibrations the quick mode may spend on candidates
+#: calibrations the quick mode may spend on candidates (ezkl's default, when it must be
+#: calibrated, is not counted: ezkl's own flow spends that one too)
 QUICK_CALIBRATIONS = 2
-
-#: verifyProof gas grows with the columns, not with logrows (RESULTS.md: ~540k at 2 columns,
-#: ~777k at 4, +44%); prove times of 4 columns at logrows k and 2 at k + 1 measured equal
-#: (breast-cancer 0.17 s / 0.16 s) though their costs differ by 17%. So each 2 columns beyond
-#: 2 weigh 25% more: 4 columns win only where they save two logrows.
-COLUMN_GAS_WEIGHT = 0.25
-
-
-def _rank(cols: int, logrows: int) -> float:
-    """Estimated prove cost weighted by the verifier's gas (more columns, dearer verifier)."""
-    return _t.cost_estimate(cols, logrows) * (1.0 + COLUMN_GAS_WEIGHT * max(cols - 2, 0) / 2)
 
 
 def _layout_key(c: CompileConfig) -> tuple[int, int, int, int]:
@@ -67,21 +53,23 @@ def tune_quick(
     *,
     preset: str,
     base: CompileConfig,
-    bound: _t.AccuracyBound,
+    bound: _c.AccuracyBound,
     grid: dict[str, list[Any]],
     max_calibrations: int = QUICK_CALIBRATIONS,
     min_gain: float = 0.10,
-) -> _t.TuneResult:
+) -> _c.TuneResult:
     """The quick search (see the module docstring); called by :func:`zkml.tune`.
+
+    ``min_gain`` is unused (a lower logrows at ezkl's column count is a gain of ~50%).
 
     Raises:
         CompileError: ezkl cannot lay the model out with its default settings.
     """
     classifier = int(np.prod(exported.output_shape)) > 1 and bound.same_argmax
-    default = _t.Candidate(_t.default_config(base))
+    default = _c.Candidate(floor_config(base))
     layouts: dict[tuple[int, int, int, int], tuple[int, int] | str] = {}
 
-    def lay_out(cand: _t.Candidate) -> None:
+    def lay_out(cand: _c.Candidate) -> None:
         key = _layout_key(cand.config)
         if key not in layouts:
             try:
@@ -94,60 +82,73 @@ def tune_quick(
         else:
             cand.est_rows, cand.est_logrows = got
 
-    configs = _t._grid_configs(base, grid, lookups=True)  # margins: the grid's, else 2 and 1
+    def calibrate(cand: _c.Candidate, what: str) -> None:
+        _c.calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier)
+
+    cols = _c.EZKL_DEFAULT.num_inner_cols
     seen = {default.config.model_dump_json()}
     cands = []
-    for c in configs:
+    for c in _c.grid_configs(base, {**grid, "num_inner_cols": [cols]}, lookups=True):
         if c.model_dump_json() not in seen:
             seen.add(c.model_dump_json())
-            cands.append(_t.Candidate(c))
-    with step(f"Tuning (quick): laying out the defaults and {len(cands)} candidates"):
+            cands.append(_c.Candidate(c))
+    with step(f"Tuning (quick): laying out ezkl's defaults and {len(cands)} candidates"):
         lay_out(default)
         for cand in cands:
             lay_out(cand)
     if default.est_logrows is None:
         raise CompileError(f"ezkl's default settings do not lay this model out: {default.error}")
-    default.skipped = "quick mode: laid out, not calibrated (its estimate bounds its cost)"
-    floor = _t.cost_estimate(default.config.num_inner_cols, default.est_logrows)
-    target = floor * (1.0 - min_gain)
+    default.skipped = "not calibrated: a candidate was cheaper than its range table alone"
     order = sorted((c for c in cands if c.est_logrows is not None),
-                   key=lambda c: (_rank(c.config.num_inner_cols, c.est_logrows or 0),
-                                  c.config.scales is not None, c.config.lookup_margin != 2.0))
-    best: _t.Candidate | None = None
+                   key=lambda c: (c.est_logrows or 0, c.config.scales is not None,
+                                  c.config.lookup_margin != 2.0, -c.config.decomp_base))
+    best: _c.Candidate | None = None
     spent = 0
     lookups: bool | None = None  # unknown until a calibration says
+    floor_k: int | None = None   # ezkl's default's calibrated logrows, once known
     for cand in order:
-        est = _t.cost_estimate(cand.config.num_inner_cols, cand.est_logrows or 0)
-        if est > target:
-            cand.skipped = "its fewest rows cannot beat the defaults"
+        est = cand.est_logrows or 0
+        if best is not None:
+            cand.skipped = "a cheaper candidate was chosen"
+            continue
+        if floor_k is None and (est >= RANGE_TABLE_LOGROWS or spent > 0):
+            # this candidate cannot be judged against the range-table bound: ezkl's default
+            # must be calibrated (what ezkl's own flow spends; the fallback circuit too)
+            calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
+            default.skipped = None
+            if default.logrows is None:
+                raise CompileError("ezkl's default settings do not compile this model: "
+                                   f"{default.error}")
+            floor_k = default.logrows
+        # strictly below: at the same logrows and columns a candidate gains nothing
+        limit = (RANGE_TABLE_LOGROWS if floor_k is None else floor_k) - 1
+        if est > limit:
+            cand.skipped = "its fewest rows cannot beat ezkl's defaults"
         elif lookups is False and cand.config.lookup_margin != 2.0:
             cand.skipped = "the model has no lookup tables for the margin to shrink"
-        elif best is not None and _rank(best.config.num_inner_cols, best.logrows or 0) <= _rank(
-                cand.config.num_inner_cols, cand.est_logrows or 0):
-            cand.skipped = "a calibrated candidate at least as cheap was found"
         elif spent >= max_calibrations:
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
         else:
             spent += 1
-            _t._calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: "
-                          f"{_t._label(cand.config)}", exported, cal, evals, preset, bound,
-                          classifier)
+            calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(cand.config)}")
             if cand.circuit is not None and lookups is None:
                 lookups = _ezkl.read_settings(Path(cand.circuit.settings_path)).has_lookups
-            if (cand.accurate and cand.cost is not None and cand.cost <= target
-                    and (best is None or _rank(cand.config.num_inner_cols, cand.logrows or 0)
-                         < _rank(best.config.num_inner_cols, best.logrows or 0))):
+            if cand.accurate and cand.logrows is not None and cand.logrows <= limit:
                 best = cand
     everything = [default, *cands]
     if best is None:
-        why = ("no candidate's layout can beat the defaults" if not any(
-            c.cost is not None for c in cands) else
-            f"no accurate candidate within {max_calibrations} calibration(s) is cheaper")
-        return _t.TuneResult(default.config, default, default, everything, False,
-                             f"quick: {why}: keeping ezkl's default settings (logrows >= "
-                             f"{default.est_logrows}).")
-    ratio = (best.cost or 0.0) / floor
-    return _t.TuneResult(best.config, default, best, everything, True,
-                         f"quick: logrows >= {default.est_logrows} (defaults, estimated) -> "
-                         f"{best.logrows}, estimated prove cost <= {ratio:.2f}x, max error "
-                         f"{best.max_abs_error:.3g} ({spent} calibration(s), no proof).")
+        if default.logrows is None:  # every candidate failed before the floor was needed
+            calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
+            default.skipped = None
+        if default.circuit is None:
+            raise CompileError(f"ezkl's default settings do not compile this model: "
+                               f"{default.error}")
+        return _c.TuneResult(default.config, default, default, everything, False,
+                             f"quick: no accurate candidate below ezkl's default logrows "
+                             f"{default.logrows} within {max_calibrations} calibration(s): "
+                             "keeping ezkl's default settings")
+    vs = (f"ezkl's default logrows {floor_k}" if floor_k is not None else
+          f"ezkl's default logrows >= {RANGE_TABLE_LOGROWS} (its range table)")
+    return _c.TuneResult(best.config, default, best, everything, True,
+                         f"quick: logrows {best.logrows} vs {vs}, max error "
+                         f"{best.max_abs_error:.3g} ({spent} calibration(s), no proof)")

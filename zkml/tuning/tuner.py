@@ -15,126 +15,42 @@ the candidates that prove within ``TOLERANCE`` of the fastest, take the cheapest
 
 from __future__ import annotations
 
-import itertools
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from zkml import _ezkl
 from zkml._progress import step
-from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle
-from zkml.circuit.compile import (
-    CompileConfig,
-    UnfaithfulCircuitWarning,
-    compile_model,
-    evaluate,
-    model_samples,
-)
+from zkml.artifacts import ExportedModel
+from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.circuit.cost import estimate_cost
 from zkml.circuit.layout import estimate_rows
-from zkml.errors import CompileError, InputRangeError, ZkmlError, ZkmlValueError
+from zkml.errors import CompileError, ZkmlError
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
+from zkml.tuning.common import (
+    DEFAULT_GRID,
+    EZKL_DEFAULT,
+    MODES,
+    TOLERANCE,
+    AccuracyBound,
+    Candidate,
+    GasMeter,
+    TuneResult,
+    calibrate_candidate,
+    check_mode,
+    cost_estimate,
+    grid_configs,
+    label,
+)
+from zkml.tuning.floor import floor_config
+from zkml.tuning.quick import QUICK_CALIBRATIONS, tune_quick
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT",
-           "GasMeter", "MODES", "check_mode"]
-
-#: ``thorough``: calibrate up to 10 candidates and measure the best by setting up and proving
-#: them (minutes); ``quick``: layout estimates and at most two calibrations, no proof
-#: (``zkml/tuning/quick.py``; seconds).
-MODES = ("quick", "thorough")
-
-#: ezkl's PyRunArgs defaults for the cost-driving settings.
-EZKL_DEFAULT = CompileConfig(decomp_base=16384, decomp_legs=2, num_inner_cols=2)
-
-DEFAULT_GRID: dict[str, list[Any]] = {
-    "decomp": [(16384, 2), (4096, 3), (1024, 3), (256, 4)],
-    "num_inner_cols": [2, 4],
-    "scales": [None, [6, 7, 8]],
-}
-
-#: Column-equivalents every circuit pays for besides the inner ones (range-check and lookup
-#: arguments, permutation, instances), fitted to attention's prove times: cols 2 at logrows 14
-#: 14.0 s, cols 4 at 13 12.2 s. Cols 8 at 12 took 14.5 s (the permutation argument grows with
-#: columns), so 8 is not in the default grid.
-FIXED_COLUMNS = 1.0
-
-#: Measured prove times within this fraction of the fastest count as equal: among them the
-#: cheaper verifier wins (attention: 4 columns verify for 1.79M gas, 2 columns for 1.12M).
-TOLERANCE = 0.10
-
-#: Measures a proof's verifyProof gas on a chain (``zkml.chain.gas.VerifyGasMeter``; the tuner
-#: may not import the chain package, so the caller passes one in).
-GasMeter = Callable[[Keys, ProofBundle], int]
-
-
-def cost_estimate(cols: int, logrows: int) -> float:
-    """Relative prove cost of a layout: (columns + fixed columns) x 2^logrows."""
-    return (cols + FIXED_COLUMNS) * 2.0**logrows
-
-
-class AccuracyBound(BaseModel):
-    """Max |circuit - float| as a fraction of the output range; same argmax (classifiers)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    max_error_fraction: float = 0.01
-    same_argmax: bool = True
-
-
-@dataclass
-class Candidate:
-    config: CompileConfig
-    est_rows: int | None = None
-    est_logrows: int | None = None
-    logrows: int | None = None
-    num_rows: int | None = None
-    cost: float | None = None
-    max_abs_error: float | None = None
-    argmax_agreement: float | None = None
-    accurate: bool = False
-    setup_seconds: float | None = None
-    prove_seconds: float | None = None
-    verify_gas: int | None = None
-    gas_error: str | None = None
-    error: str | None = None
-    skipped: str | None = None
-    circuit: Circuit | None = field(default=None, repr=False)
-
-    def summary(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "decomp": f"{c.decomp_base}^{c.decomp_legs}", "cols": c.num_inner_cols,
-            "scales": c.scales, "lookup_margin": c.lookup_margin, "est_rows": self.est_rows,
-            "est_logrows": self.est_logrows, "logrows": self.logrows, "rows": self.num_rows,
-            "cost": self.cost, "max_abs_error": self.max_abs_error,
-            "argmax_agreement": self.argmax_agreement, "accurate": self.accurate,
-            "setup_s": self.setup_seconds, "prove_s": self.prove_seconds,
-            "verify_gas": self.verify_gas, "gas_error": self.gas_error, "error": self.error,
-            "skipped": self.skipped,
-        }
-
-
-@dataclass
-class TuneResult:
-    config: CompileConfig
-    default: Candidate
-    chosen: Candidate
-    candidates: list[Candidate]
-    beat_default: bool
-    message: str
-
-    @property
-    def speedup(self) -> float | None:
-        if self.default.prove_seconds and self.chosen.prove_seconds:
-            return self.default.prove_seconds / self.chosen.prove_seconds
-        return None
-
+           "GasMeter", "MODES", "TOLERANCE", "check_mode", "cost_estimate"]
 
 #: The timer the tuner measures setup and prove with. A module attribute read at call time, so
 #: a test can put a deterministic clock in its place (the decisions then do not depend on load).
@@ -157,6 +73,14 @@ def _measure(cand: Candidate, x: np.ndarray, gas_meter: GasMeter | None = None) 
             cand.gas_error = str(e).splitlines()[0][:200]
 
 
+def _heavier(c: Candidate, default: Candidate) -> bool:
+    """``c``'s estimated peak memory is above the default's (both calibrated)."""
+    if c.logrows is None or default.logrows is None:
+        return False
+    return (estimate_cost(c.logrows, c.config.num_inner_cols).peak_memory_bytes
+            > estimate_cost(default.logrows, default.config.num_inner_cols).peak_memory_bytes)
+
+
 def _pick(measured: list[Candidate], default: Candidate, min_gain: float) -> Candidate | None:
     """The candidate to leave the defaults for, or None.
 
@@ -165,8 +89,11 @@ def _pick(measured: list[Candidate], default: Candidate, min_gain: float) -> Can
     unknown: they verify cheaper), then the faster.
     """
     d_s = default.prove_seconds or 0.0
+    # the floor's memory side: a faster candidate must not be estimated heavier than ezkl's
+    # default (more columns at a lower logrows can be both)
     fast = [c for c in measured
-            if c.prove_seconds is not None and c.prove_seconds <= d_s * (1.0 - min_gain)]
+            if c.prove_seconds is not None and c.prove_seconds <= d_s * (1.0 - min_gain)
+            and not _heavier(c, default)]
     if not fast:
         return None
     fastest = min(c.prove_seconds or 0.0 for c in fast)
@@ -174,66 +101,6 @@ def _pick(measured: list[Candidate], default: Candidate, min_gain: float) -> Can
     if all(c.verify_gas is not None for c in near):
         return min(near, key=lambda c: (c.verify_gas or 0, c.prove_seconds or 0.0))
     return min(near, key=lambda c: (c.config.num_inner_cols, c.prove_seconds or 0.0))
-
-
-def _calibrate(cand: Candidate, label: str, exported: ExportedModel, cal: np.ndarray,
-               evals: np.ndarray, preset: str, bound: AccuracyBound, classifier: bool) -> None:
-    """Calibrate and compile ``cand`` (cached by content), then check it on ``evals``.
-
-    The tuner's calibration hook: both modes calibrate through it (a test counts them)."""
-    c = cand.config
-    with step(label):
-        try:
-            with warnings.catch_warnings():  # the accuracy bound judges candidates
-                warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
-                circuit = compile_model(exported, cal, preset=preset, config=c)
-            report = evaluate(circuit, evals)
-        except (CompileError, InputRangeError) as e:
-            cand.error = str(e).splitlines()[0][:200]
-            return
-    cand.circuit = circuit
-    cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
-    cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
-    cand.max_abs_error = report.max_abs_error
-    cand.argmax_agreement = report.argmax_agreement
-    cand.accurate = (report.max_abs_error <= bound.max_error_fraction * report.output_range
-                     and (not classifier or report.argmax_agreement == 1.0))
-
-
-def check_mode(mode: str) -> str:
-    """``mode`` if it is one of :data:`MODES`.
-
-    Raises:
-        ZkmlValueError: any other value (the message lists the modes).
-    """
-    if mode not in MODES:
-        raise ZkmlValueError(f"tune mode {mode!r}: choose quick (layout estimates, at most 2 "
-                             "calibrations, no proof; seconds) or thorough (measures the best "
-                             "candidates by proving them; minutes).")
-    return mode
-
-
-def default_config(base: CompileConfig) -> CompileConfig:
-    """``base`` with ezkl's own cost-driving defaults (the settings the tuner must beat)."""
-    return base.model_copy(update={
-        "decomp_base": EZKL_DEFAULT.decomp_base, "decomp_legs": EZKL_DEFAULT.decomp_legs,
-        "num_inner_cols": EZKL_DEFAULT.num_inner_cols, "scales": None, "lookup_margin": 2.0})
-
-
-def _label(c: CompileConfig) -> str:
-    margin = "" if c.lookup_margin == 2.0 else f", lookup margin {c.lookup_margin:g}"
-    return (f"decomp {c.decomp_base}^{c.decomp_legs}, cols {c.num_inner_cols}, scales "
-            f"{c.scales or 'auto'}{margin}")
-
-
-def _grid_configs(base: CompileConfig, grid: dict[str, list[Any]],
-                  lookups: bool) -> list[CompileConfig]:
-    margins = grid.get("lookup_margin") or ([2.0, 1.0] if lookups else [2.0])
-    return [base.model_copy(update={"decomp_base": d[0], "decomp_legs": d[1],
-                                    "num_inner_cols": cols, "scales": scales,
-                                    "lookup_margin": m})
-            for d, cols, scales, m in itertools.product(
-                grid["decomp"], grid["num_inner_cols"], grid["scales"], margins)]
 
 
 def tune(
@@ -295,22 +162,20 @@ def tune(
     evals = model_samples(eval_inputs, exported)
     cal = model_samples(calibration, exported)
     if mode == "quick":
-        from zkml.tuning.quick import QUICK_CALIBRATIONS, tune_quick
-
         return tune_quick(exported, cal, evals, preset=preset, base=base, bound=bound,
                           grid=grid, min_gain=min_gain,
                           max_calibrations=min(max_calibrations, QUICK_CALIBRATIONS))
     classifier = int(np.prod(exported.output_shape)) > 1 and bound.same_argmax
 
-    def calibrate(cand: Candidate, label: str) -> None:
-        _calibrate(cand, label, exported, cal, evals, preset, bound, classifier)
+    def calibrate(cand: Candidate, what: str) -> None:
+        calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier)
 
-    default = Candidate(default_config(base))
+    default = Candidate(floor_config(base))
     calibrate(default, "Tuning: calibrating ezkl's default settings")
     if default.circuit is None or default.cost is None:
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
     settings = _ezkl.read_settings(Path(default.circuit.settings_path))
-    configs = _grid_configs(base, grid, lookups=settings.has_lookups)
+    configs = grid_configs(base, grid, lookups=settings.has_lookups)
     seen = {default.config.model_dump_json()}
     cands = []
     for c in configs:  # dedupe, keep order
@@ -342,7 +207,7 @@ def tune(
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
         else:
             spent += 1
-            calibrate(cand, f"Tuning {spent}/{max_calibrations}: {_label(cand.config)}")
+            calibrate(cand, f"Tuning {spent}/{max_calibrations}: {label(cand.config)}")
     ranked = sorted((c for c in cands if c.accurate and c.cost is not None
                      and c.cost <= target),
                     key=lambda c: (c.cost, c.config.scales is not None))
@@ -351,7 +216,7 @@ def tune(
         with step("Tuning: measuring ezkl's default settings"):
             _measure(default, x, gas_meter)
     for cand in ranked[:measure_top]:
-        with step(f"Tuning: measuring {_label(cand.config)} (logrows {cand.logrows})"):
+        with step(f"Tuning: measuring {label(cand.config)} (logrows {cand.logrows})"):
             _measure(cand, x, gas_meter)
     everything = [default, *cands]
     measured = [c for c in ranked[:measure_top] if c.prove_seconds is not None]
