@@ -189,8 +189,8 @@ ROWS: list[tuple[str, str, bool]] = [
     ("tune --dir fakeexp --mode bogus", "tune mode 'bogus': choose quick", True),
     ("compile --dir fakeexp --tune bogus", "tune mode 'bogus': choose quick", True),
     ("compile --dir fakeexp --tune=bogus", "tune mode 'bogus': choose quick", True),
-    ("compile --dir fakeexp quick", "a tuning mode goes after --tune: `zkml compile --dir "
-     "fakeexp --tune quick`", True),
+    ("compile --dir fakeexp quick", "Got unexpected extra argument(s) (quick)", True),
+    ("compile --dir fakeexp --tune", "calibration.npy: no such file", False),  # = thorough
     ("compile --dir empty --tune", "`zkml export MODEL --dir empty`", True),  # = thorough
     # srs
     ("srs import missing.srs --logrows 9", "give the public Powers-of-Tau file", True),

@@ -71,14 +71,17 @@ def test_an_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_tune_equals_mode_is_split_for_the_parser() -> None:
-    """`--tune=quick` (the form users type) reaches compile as `--tune quick`; other args and
-    a bare `--tune` are left as they are."""
+    """A bare `--tune` (thorough, as before `--tune MODE` took a value) gets its mode; a given
+    mode, `--tune=quick` and other args are left as they are."""
     from zkml.cli.main import _split_tune_value
 
     assert _split_tune_value(["compile", "--dir", "d", "--tune=quick", "--json"]) == [
-        "compile", "--dir", "d", "--tune", "quick", "--json"]
+        "compile", "--dir", "d", "--tune=quick", "--json"]
     assert _split_tune_value(["compile", "--tune", "--dir", "d"]) == [
-        "compile", "--tune", "--dir", "d"]
+        "compile", "--tune", "thorough", "--dir", "d"]
+    assert _split_tune_value(["compile", "--dir", "d", "--tune"]) == [
+        "compile", "--dir", "d", "--tune", "thorough"]
+    assert _split_tune_value(["compile", "--tune", "quick"]) == ["compile", "--tune", "quick"]
     assert _split_tune_value(["tune", "--tuned=x"]) == ["tune", "--tuned=x"]
 
 

@@ -30,3 +30,15 @@ def test_srs_import_rejects_wrong_file(tmp_path: object) -> None:
     res = CliRunner().invoke(app, ["srs", "import", str(f), "--logrows", "9"])
     assert res.exit_code == 2
     assert "is not the public Powers-of-Tau SRS for logrows 9" in res.output
+
+
+def test_compile_help_fits_an_80_column_terminal() -> None:
+    """Issue #22: the --preset help was a one-word-per-line column and a stray
+    `[[quick|thorough]]` positional sat beside --tune."""
+    res = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["compile", "--help"])
+    assert res.exit_code == 0
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "quick|thorough" not in res.output and "Arguments" not in res.output
+    assert any("--preset" in line and "private-input," in line for line in lines)
+    assert any("--tune" in line and "MODE" in line for line in lines)

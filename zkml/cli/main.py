@@ -101,14 +101,13 @@ def _usage_error(e: ClickException, as_json: bool) -> int:
 
 
 def _split_tune_value(args: list[str]) -> list[str]:
-    """``--tune=quick`` -> ``--tune quick``: the mode is an argument after the flag, because a
-    bare ``--tune`` means thorough and the CLI's options cannot take an optional value."""
+    """A bare ``--tune`` (followed by an option or nothing) -> ``--tune thorough``: what it
+    meant before ``--tune MODE`` took a value; ``--tune=quick`` is left to the parser."""
     out: list[str] = []
-    for a in args:
-        if a.startswith("--tune="):
-            out += ["--tune", a.split("=", 1)[1]]
-        else:
-            out.append(a)
+    for i, a in enumerate(args):
+        out.append(a)
+        if a == "--tune" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("thorough")
     return out
 
 

@@ -127,22 +127,20 @@ def _npy(path: Path, what: str, *, producer: Path | None = None) -> Any:
 @handle_errors
 def compile_cmd(
     dir: DirOpt,
-    preset: Annotated[str | None, typer.Option(help="Privacy preset: " + "; ".join(
-        f"{p.name}: {p.guarantee}" for p in PRESETS.values()))] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Privacy preset: " + ", ".join(PRESETS) + " (default private-input; README "
+        "'Privacy presets' says what each hides).")] = None,
     calibration: Annotated[Path | None, typer.Option(help=".npy of calibration samples.")] = None,
     param_visibility: Annotated[str | None, typer.Option(help="Override: fixed, hashed, public, "
                                                          "private (needs the flag below).")] = None,
     allow_unbound_model: Annotated[bool, typer.Option(
+        "--allow-unbound-model",
         help="Accept param visibility 'private': proofs are then NOT bound to this model."),
     ] = False,
-    tune: Annotated[bool, typer.Option(
-        "--tune", help="Search the fastest settings within the accuracy bound first (as `zkml "
-        "tune`, cached): `--tune quick` = layout estimates and at most 2 calibrations, no "
-        "proof (seconds); `--tune` or `--tune thorough` = proves the best candidates (minutes "
-        "on big models).")] = False,
-    tune_mode: Annotated[str | None, typer.Argument(
-        metavar="[quick|thorough]", help="The --tune mode (default thorough).",
-        show_default=False)] = None,
+    tune: Annotated[str, typer.Option(
+        "--tune", metavar="MODE", help="none: zkml's settings; quick: layout estimates and "
+        "1-3 calibrations, no proof (seconds); thorough: proves the best candidates "
+        "(minutes). Never dearer than ezkl's own defaults.")] = "none",
     segments: Annotated[str | None, typer.Option(
         "--segments", help="Split proving: cut the model into K segments, or 'auto' (the "
         "fewest that fit --max-memory); as `zkml split compile`, then `zkml split setup|prove"
@@ -155,7 +153,7 @@ def compile_cmd(
     if segments is not None or max_memory is not None:
         from zkml.cli.split import compile_split_dir
 
-        if tune or calibration or param_visibility or allow_unbound_model:
+        if tune != "none" or calibration or param_visibility or allow_unbound_model:
             raise ZkmlValueError("--segments takes --max-memory and --preset only: split "
                                  "proving calibrates each segment on its own.")
         return compile_split_dir(dir, segments or "auto", max_memory,
@@ -165,12 +163,7 @@ def compile_cmd(
     from zkml.presets import get_preset, visibility_for
     from zkml.tuning.tuner import check_mode
 
-    # the mode is an argument after the flag (`--tune quick`): the CLI's options cannot take
-    # an optional value, and a bare `--tune` means thorough, as before modes existed
-    if tune_mode is not None and not tune:
-        raise ZkmlValueError(f"compile takes no argument {tune_mode!r}; a tuning mode goes "
-                             f"after --tune: `zkml compile --dir {dir} --tune {tune_mode}`.")
-    mode = check_mode(tune_mode or "thorough") if tune else False  # before any file is read
+    mode = False if tune == "none" else check_mode(tune)  # before any file is read
     if preset is not None:
         get_preset(preset)  # an unknown name fails before any file is read
     exported = need_artifact(ExportedModel, dir, "exported.json")
