@@ -173,7 +173,7 @@ def test_cli_tune_then_compile(tmp_path: Path, cost_clock: CostClock) -> None:
     # `compile --tune` on a fresh export of the same model: the cached search, same choice
     d2 = str(tmp_path / "tiny2")
     assert _run("export", "tiny-mlp", "--dir", d2)[0] == 0
-    code, out = _run("compile", "--dir", d2, "--tune", "--json")
+    code, out = _run("compile", "--dir", d2, "--tune", "thorough", "--json")
     assert code == 0 and json.loads(out)["logrows"] == report["chosen"]["logrows"]
     # the human report of the same (cached) search: the pick, and why others were not tried
     d3 = str(tmp_path / "tiny3")
