@@ -229,6 +229,18 @@ def test_cli_quick_modes(tmp_path: Path) -> None:
     run("export", "tiny-mlp", "--dir", d2)
     circuit = run("compile", "--dir", d2, "--tune", "quick")
     assert circuit["logrows"] == report["chosen"]["logrows"] < 15
+    # both estimates and why, in --json and in the human report
+    choice = circuit["choice"]
+    assert choice["mode"] == "quick" and choice["chose"] == "zkml"
+    assert choice["chosen"]["logrows"] == circuit["logrows"]
+    assert choice["ezkl_default"] == {**choice["ezkl_default"], "logrows": 15,
+                                      "calibrated": False, "decomp": "16384^2"}
+    assert choice["chosen"]["prove_seconds"] < choice["ezkl_default"]["prove_seconds"]
+    res = CliRunner().invoke(app, ["compile", "--dir", d2, "--tune", "quick"])
+    assert res.exit_code == 0
+    assert f"settings (quick): zkml's: logrows {circuit['logrows']}, 2 columns" in res.output
+    assert "ezkl's default: logrows >= 15, 2 columns, decomp 16384^2: estimated" in res.output
+    assert "why: quick: logrows" in res.output
 
 
 def test_compile_never_settles_for_settings_dearer_than_ezkls_default(tiny: Pipeline) -> None:
