@@ -72,6 +72,13 @@ def test_import_zkml_loads_no_heavy_dependency() -> None:
     assert not _loaded_by("import zkml.cli.main") & HEAVY
 
 
+def test_the_prove_command_loads_no_graph_library() -> None:
+    """`zkml prove` is a process per proof: onnx (~0.5 s, issue #22's corpus) and torch are
+    the export stage's, never the prover's."""
+    loaded = _loaded_by("import zkml.cli.main\nimport zkml.cli.proof\nimport zkml.proof.prove")
+    assert not loaded & {"onnx", "onnxruntime", "torch", "ml_dtypes"}
+
+
 def test_a_public_name_loads_its_stage_on_first_use() -> None:
     loaded = _loaded_by("import zkml\nzkml.ProofBundle\nzkml.ZkmlError")
     assert "pydantic" in loaded and not loaded & HEAVY

@@ -117,3 +117,13 @@ def test_presets_apply_their_input_visibility_to_each_input() -> None:
                                                                               "b": "hashed"}
     # one salted tensor carries every input: one commitment covers them all
     assert all(p.multi_input for p in PRESETS.values())
+
+
+def test_dtypes_match_onnx_tensor_proto() -> None:
+    """DTYPES spells onnx's element types as numbers (so `zkml prove` need not import onnx)."""
+    import onnx
+
+    from zkml.model.inputs import DTYPES
+
+    for code, name in DTYPES.items():
+        assert onnx.helper.tensor_dtype_to_np_dtype(code).name == name

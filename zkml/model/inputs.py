@@ -17,28 +17,31 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import onnx
 
 from zkml._ezkl import formats as _ezkl_formats
 from zkml.errors import InputError, InputShapeError, ZkmlValueError
 
+if TYPE_CHECKING:  # onnx takes ~0.5 s to import: `zkml prove` never needs it
+    import onnx
+
 __all__ = ["GraphInput", "graph_inputs", "read_samples", "read_input_samples", "DTYPES",
            "coerce_inputs", "unpack"]
 
-#: ONNX tensor element types zkml feeds to onnxruntime and ezkl, by numpy name
+#: ONNX tensor element types (``onnx.TensorProto`` values, fixed by the ONNX spec) zkml feeds
+#: to onnxruntime and ezkl, by numpy name
 DTYPES: dict[int, str] = {
-    onnx.TensorProto.FLOAT: "float32",
-    onnx.TensorProto.DOUBLE: "float64",
-    onnx.TensorProto.FLOAT16: "float16",
-    onnx.TensorProto.INT64: "int64",
-    onnx.TensorProto.INT32: "int32",
-    onnx.TensorProto.INT16: "int16",
-    onnx.TensorProto.INT8: "int8",
-    onnx.TensorProto.UINT8: "uint8",
-    onnx.TensorProto.BOOL: "bool",
+    1: "float32",   # FLOAT
+    11: "float64",  # DOUBLE
+    10: "float16",  # FLOAT16
+    7: "int64",     # INT64
+    6: "int32",     # INT32
+    5: "int16",     # INT16
+    3: "int8",      # INT8
+    2: "uint8",     # UINT8
+    9: "bool",      # BOOL
 }
 
 
@@ -70,6 +73,8 @@ def graph_inputs(model: onnx.ModelProto) -> list[GraphInput]:
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
                 for d in t.shape.dim]
         if t.elem_type not in DTYPES:
+            import onnx
+
             raise ZkmlValueError(
                 f"graph input {vi.name!r} has ONNX element type "
                 f"{onnx.TensorProto.DataType.Name(t.elem_type)}, which cannot be proven: "
