@@ -14,8 +14,10 @@ more columns at a lower logrows looks cheaper to any cells-based model than it p
    (``RANGE_TABLE_LOGROWS``) it is chosen at once: ezkl's default needs at least that for its
    range table, so the floor holds without calibrating it;
 3. otherwise calibrate ezkl's default (the floor, cached: the fallback circuit as well) and try
-   the remaining candidates estimated below it, within ``max_calibrations``; an accurate one
-   at a lower logrows than the floor's wins;
+   the remaining candidates estimated below it at the scale ezkl's own search found (one
+   pass, not a search), within ``max_calibrations``; an accurate one at a lower logrows than
+   the floor's wins. A model with lookup ops (``LOOKUP_OPS``) starts with ezkl's default and
+   tries capped scales first;
 4. nothing found: ezkl's default settings.
 """
 
@@ -36,6 +38,15 @@ from zkml.tuning import common as _c
 from zkml.tuning.floor import RANGE_TABLE_LOGROWS, floor_config
 
 __all__ = ["tune_quick", "QUICK_CALIBRATIONS"]
+
+#: ONNX ops ezkl proves through lookup tables, whose size the layout does not see: a model
+#: with one gets ezkl's default calibrated first (a candidate alone cannot show it beats the
+#: range-table bound) and capped scales tried first (they shrink the tables)
+LOOKUP_OPS = frozenset({"Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Erf",
+                        "Gelu", "Sqrt", "Reciprocal", "Pow", "HardSigmoid", "Softplus", "Elu",
+                        "Selu", "Celu", "LSTM", "GRU", "RNN", "LayerNormalization", "Cos",
+                        "Sin", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh", "Mish",
+                        "HardSwish", "InstanceNormalization"})
 
 #: calibrations the quick mode may spend on candidates (ezkl's default, when it must be
 #: calibrated, is not counted: ezkl's own flow spends that one too)
@@ -99,8 +110,9 @@ def tune_quick(
     if default.est_logrows is None:
         raise CompileError(f"ezkl's default settings do not lay this model out: {default.error}")
     default.skipped = "not calibrated: a candidate was cheaper than its range table alone"
+    lookup_ops = bool(LOOKUP_OPS & set(exported.ops))
     order = sorted((c for c in cands if c.est_logrows is not None),
-                   key=lambda c: (c.est_logrows or 0, c.config.scales is not None,
+                   key=lambda c: (c.est_logrows or 0, (c.config.scales is not None) != lookup_ops,
                                   c.config.lookup_margin != 2.0, -c.config.decomp_base))
     best: _c.Candidate | None = None
     spent = 0
@@ -111,7 +123,7 @@ def tune_quick(
         if best is not None:
             cand.skipped = "a cheaper candidate was chosen"
             continue
-        if floor_k is None and (est >= RANGE_TABLE_LOGROWS or spent > 0):
+        if floor_k is None and (est >= RANGE_TABLE_LOGROWS or spent > 0 or lookup_ops):
             # this candidate cannot be judged against the range-table bound: ezkl's default
             # must be calibrated (what ezkl's own flow spends; the fallback circuit too)
             calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
@@ -130,6 +142,10 @@ def tune_quick(
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
         else:
             spent += 1
+            if cand.config.scales is None and default.circuit is not None:
+                # the scale ezkl's own search found: one calibration pass, not a search
+                cand.config = cand.config.model_copy(
+                    update={"scales": [default.circuit.input_scale]})
             calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(cand.config)}")
             if cand.circuit is not None and lookups is None:
                 lookups = _ezkl.read_settings(Path(cand.circuit.settings_path)).has_lookups
