@@ -58,6 +58,7 @@ class Settings:
     num_inner_cols: int = 2
     decomp_base: int = 16384
     decomp_legs: int = 2
+    scale_rebase_multiplier: int = 1
 
     @property
     def num_instances(self) -> int:
@@ -88,6 +89,7 @@ def read_settings(path: Path) -> Settings:
             num_inner_cols=int(ra.get("num_inner_cols", 2)),
             decomp_base=int(ra.get("decomp_base", 16384)),
             decomp_legs=int(ra.get("decomp_legs", 2)),
+            scale_rebase_multiplier=int(ra.get("scale_rebase_multiplier", 1)),
         )
     except FileNotFoundError as e:
         raise ArtifactError(f"{path}: ezkl settings file missing; compile again.") from e

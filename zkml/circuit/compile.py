@@ -51,6 +51,8 @@ class CompileConfig(BaseModel):
     lookup_margin: float = Field(
         2.0, description="lookup tables span this multiple of the calibrated ranges"
     )
+    rebase_multipliers: list[int] | None = Field(
+        None, description="scale rebase multipliers calibration may try (None: ezkl's [1, 10])")
     param_visibility: str | None = None
     allow_unbound_model: bool = False
 
@@ -271,18 +273,18 @@ def _calibrate_with_retries(cal: Path, onnx_path: Path, settings: Path, vis: dic
     doubled lookup margins, more rows within this machine's memory) before giving up with
     every attempt and its cause in the error."""
     cap = max(cfg.max_logrows, max_logrows_for_memory(cfg.num_inner_cols))
-    ladder = [(cfg.max_logrows, cfg.scales, cfg.lookup_margin)]
+    ladder = [(cfg.max_logrows, cfg.scales, cfg.lookup_margin, cfg.rebase_multipliers)]
     for extra, margin in ((2, 2.0), (4, 4.0)):
-        step_ = (min(cfg.max_logrows + extra, cap), None, cfg.lookup_margin * margin)
+        step_ = (min(cfg.max_logrows + extra, cap), None, cfg.lookup_margin * margin, None)
         if step_ not in ladder:
             ladder.append(step_)
     tried: list[str] = []
-    for max_logrows, scales, margin in ladder:
+    for max_logrows, scales, margin, multipliers in ladder:
         label = f"max_logrows {max_logrows}, scales {scales or 'auto'}, lookup margin {margin:g}"
         try:
             _ezkl.gen_settings(onnx_path, settings, layout_args(vis, cfg))
             _ezkl.calibrate(cal, onnx_path, settings, max_logrows=max_logrows, scales=scales,
-                            lookup_margin=margin)
+                            lookup_margin=margin, rebase_multipliers=multipliers)
         except CompileError as e:
             tried.append(f"{label}: {str(e).splitlines()[0][:160]}")
             log.warning("calibration failed (%s); trying a wider setting", label)

@@ -142,10 +142,14 @@ def tune_quick(
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
         else:
             spent += 1
-            if cand.config.scales is None and default.circuit is not None:
-                # the scale ezkl's own search found: one calibration pass, not a search
-                cand.config = cand.config.model_copy(
-                    update={"scales": [default.circuit.input_scale]})
+            if default.circuit is not None:
+                # the scale and rebase multiplier ezkl's own search found (capped ones at
+                # most the cap): one calibration pass, not a search
+                found = _ezkl.read_settings(Path(default.circuit.settings_path))
+                capped = cand.config.scales
+                scale = min(max(capped), found.input_scale) if capped else found.input_scale
+                cand.config = cand.config.model_copy(update={
+                    "scales": [scale], "rebase_multipliers": [found.scale_rebase_multiplier]})
             calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(cand.config)}")
             if cand.circuit is not None and lookups is None:
                 lookups = _ezkl.read_settings(Path(cand.circuit.settings_path)).has_lookups
