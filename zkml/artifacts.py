@@ -79,8 +79,12 @@ class InputSpec(_Artifact):
 class ExportedModel(_Artifact):
     """An ONNX graph checked by onnx.checker (the ONNX file is private: it holds the weights).
 
-    The export checks onnxruntime against the framework on the example input, but neither the
-    input nor the reference output is kept here: this JSON may be shared.
+    The export runs the graph's float reference on the example input, but neither the input
+    nor the reference output is kept here: this JSON may be shared. ``reference`` names the
+    engine that computed it: ``onnxruntime`` (the first choice), ``onnx-reference`` (onnx's
+    reference evaluator, for a graph onnxruntime refuses) or ``none`` (neither runs the graph:
+    ezkl may still prove it, but no accuracy report can be made). Files written before it
+    existed load as ``onnxruntime``.
 
     ``inputs`` lists every graph input in the graph's order; ``input_shape`` and
     ``input_dtype`` are the first one's (what one-input code reads). A file written before
@@ -95,6 +99,7 @@ class ExportedModel(_Artifact):
     output_shape: list[int]
     ops: list[str]
     inputs: list[InputSpec] = Field(default_factory=list)
+    reference: Literal["onnxruntime", "onnx-reference", "none"] = "onnxruntime"
 
     @model_validator(mode="before")
     @classmethod

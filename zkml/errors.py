@@ -13,6 +13,7 @@ __all__ = [
     "ZkmlValueError",
     "ExportError",
     "UnsupportedOpError",
+    "NoReferenceError",
     "CompileError",
     "UnboundModelError",
     "SrsError",
@@ -50,6 +51,16 @@ class UnsupportedOpError(ExportError):
         super().__init__(message)
         self.ops = ops
         self.nodes = nodes or []
+
+
+class NoReferenceError(ExportError):
+    """No float reference can be computed for the graph: neither onnxruntime nor onnx's
+    reference evaluator runs it (``reasons``: each engine's error, by engine name). The graph
+    is the problem, not the input; ezkl may still prove it."""
+
+    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
 
 
 class CompileError(ZkmlError):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from zkml.cli.common import JsonOpt, handle_errors
 from zkml.cli.common import emit as _emit
+
+if TYPE_CHECKING:
+    from zkml.artifacts import ExportedModel
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -52,7 +55,7 @@ def import_cmd(
     from zkml._utils import atomic_write_bytes
     from zkml.artifacts import save_artifact
     from zkml.errors import InputError, ZkmlValueError
-    from zkml.model.export import UPGRADE_OPSET, check_onnx, load_onnx, upgrade_opset
+    from zkml.model.export import UPGRADE_OPSET, check_onnx, upgrade_opset
     from zkml.model.inputs import graph_inputs, read_input_samples
 
     try:
@@ -72,10 +75,14 @@ def import_cmd(
         atomic_write_bytes(dest, data)
     elif model.resolve() != dest.resolve():
         shutil.copyfile(model, dest)
-    exported = load_onnx(dest, samples[0], name=model.stem)
+    exported = _load(dest, samples[0], model.stem)
     if old_opset is not None and not as_json:
         typer.echo(f"note: {model} uses ONNX opset {old_opset}, older than onnxruntime runs; "
                    f"converted to opset {UPGRADE_OPSET} in {dest}.", err=True)
+    if exported.reference == "onnx-reference" and not as_json:
+        typer.echo("note: onnxruntime cannot run this graph (ezkl's reach is wider than its "
+                   "type checker's); the float reference comes from onnx's reference "
+                   "evaluator instead.", err=True)
     note = None
     if calibration is not None:
         cal = read_input_samples(calibration, declared)
@@ -110,6 +117,25 @@ def import_cmd(
           + ", ".join(f"{i.name!r} {tuple(i.shape)} {i.dtype}" for i in declared) + " -> output "
           f"{tuple(exported.output_shape)}; ops {', '.join(exported.ops)}\n"
           f"  {len(cal)} calibration sample(s); next: zkml compile --dir {d}")
+
+
+def _load(path: Path, example: Any, name: str) -> ExportedModel:
+    """``load_onnx``; a graph without a float reference is imported all the same, with a plain
+    warning on stderr (printed as is: an engine's message may hold brackets)."""
+    import warnings
+
+    from zkml.model.export import load_onnx
+    from zkml.model.reference import NoReferenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exported = load_onnx(path, example, name=name)
+    for w in caught:
+        if issubclass(w.category, NoReferenceWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return exported
 
 
 @app.command("inspect")

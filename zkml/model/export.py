@@ -1,123 +1,40 @@
-"""Stage 1: a PyTorch module -> a checked ONNX graph with a float reference output."""
+"""Stage 1: a PyTorch module (or an ONNX file, or an estimator) -> a checked ONNX graph with
+a float reference output.
+
+Parsing and describing a graph live in ``zkml.model.graph``, the float reference in
+``zkml.model.reference`` (both re-exported here, where callers have always found them);
+estimators in ``zkml.model.trees``, which this module dispatches to and which never imports it.
+"""
 
 from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 
-from zkml._utils import atomic_write_bytes, sha256_bytes
+from zkml._utils import atomic_write_bytes
+from zkml.errors import ExportError, InputError
+from zkml.model.graph import (
+    ORT_MIN_OPSET,
+    UPGRADE_OPSET,
+    check_onnx,
+    default_opset,
+    describe,
+    upgrade_opset,
+)
+from zkml.model.reference import run_onnx, run_onnx_all
 
 if TYPE_CHECKING:
     import torch
 
+    from zkml.artifacts import ExportedModel
     from zkml.model.trees import Estimator  # estimators: zkml/model/trees.py
-from zkml.artifacts import ExportedModel, InputSpec
-from zkml.errors import ExportError, InputError
 
-__all__ = ["export", "load_onnx", "check_onnx", "run_onnx", "run_onnx_all"]
-
-def check_onnx(data: bytes, *, source: str = "model") -> onnx.ModelProto:
-    """Parse an ONNX graph; raise ExportError if it is not ONNX at all.
-
-    Which operators can be proven is ezkl's call, made when the circuit is laid out
-    (``UnsupportedOpError`` names the node then): onnx's strict checks reject some graphs ezkl
-    runs fine (an Equal on floats, an int8 MatMul), so they describe the graph here and never
-    refuse it.
-    """
-    try:
-        model = onnx.load_model_from_string(data)
-        if not model.graph.node:
-            raise ValueError("the graph has no nodes")
-    except Exception as e:  # onnx raises many unrelated types for a bad file
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise ExportError(
-            f"{source} is not a valid ONNX model ({first}); re-export it with torch.onnx.export."
-        ) from e
-    try:
-        return onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - shapes are a description; ezkl infers its own
-        return model
-
-
-#: onnxruntime runs no default-domain opset below this; older graphs are converted on import
-ORT_MIN_OPSET = 7
-UPGRADE_OPSET = 13
-
-
-def default_opset(model: onnx.ModelProto) -> int | None:
-    """The graph's ai.onnx opset version (None if it declares none)."""
-    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
-    return max(versions) if versions else None
-
-
-def upgrade_opset(data: bytes) -> tuple[bytes, int | None]:
-    """A graph older than onnxruntime runs, converted to opset ``UPGRADE_OPSET`` by onnx's
-    version converter: ``(converted bytes, old opset)``; ``(data, None)`` when no conversion
-    is needed.
-
-    Raises:
-        ExportError: the converter cannot convert this graph (the message names its opset).
-    """
-    model = onnx.load_model_from_string(data)
-    old = default_opset(model)
-    if old is None or old >= ORT_MIN_OPSET:
-        return data, None
-    from onnx import version_converter
-
-    try:
-        converted = version_converter.convert_version(model, UPGRADE_OPSET)
-    except Exception as e:  # the converter raises bare RuntimeErrors / C++ errors
-        raise ExportError(
-            f"the graph uses ONNX opset {old}, older than onnxruntime runs ({ORT_MIN_OPSET}+), "
-            f"and onnx's version converter could not convert it "
-            f"({str(e).splitlines()[0][:160] if str(e) else type(e).__name__}); re-export the "
-            f"model with opset {UPGRADE_OPSET} or newer.") from e
-    return bytes(converted.SerializeToString()), old
-
-
-def _shape(value_info: onnx.ValueInfoProto) -> list[int]:
-    dims = value_info.type.tensor_type.shape.dim
-    return [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
-
-
-_ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-              "tensor(float16)": np.float16, "tensor(int64)": np.int64,
-              "tensor(int32)": np.int32, "tensor(int16)": np.int16, "tensor(int8)": np.int8,
-              "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_}
-
-
-def run_onnx(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    """Float reference: run the graph with onnxruntime on one input (an array: the graph's
-    first input) or one value per graph input (a list or tuple, in the graph's order), each fed
-    in the dtype the graph declares (an int64 index input gets int64, not float).
-
-    Raises:
-        InputError: a list of another length than the graph's inputs.
-    """
-    return run_onnx_all(onnx_bytes, inputs)[0]
-
-
-def run_onnx_all(onnx_bytes: bytes, inputs: np.ndarray | Sequence[np.ndarray]
-                 ) -> list[np.ndarray]:
-    """:func:`run_onnx`, every graph output (in the graph's order)."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
-    declared = sess.get_inputs()
-    values = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
-    if len(values) != len(declared):
-        raise InputError(f"{len(values)} values for a graph of {len(declared)} inputs "
-                         f"({', '.join(d.name for d in declared)}).")
-    feed: dict[str, Any] = {d.name: np.asarray(v).astype(_ORT_TYPES.get(d.type, np.float32))
-                           for d, v in zip(declared, values, strict=True)}
-    return [np.asarray(o, dtype=np.float64) for o in sess.run(None, feed)]
+__all__ = ["export", "load_onnx", "check_onnx", "run_onnx", "run_onnx_all", "default_opset",
+           "upgrade_opset", "ORT_MIN_OPSET", "UPGRADE_OPSET"]
 
 
 def export(
@@ -191,7 +108,7 @@ def export(
         ) from e
     path = Path(path)
     data = buf.getvalue()
-    exported = _describe(data, [x.numpy() for x in xs] if several else xs[0].numpy(), path,
+    exported = describe(data, [x.numpy() for x in xs] if several else xs[0].numpy(), path,
                          name)
     atomic_write_bytes(path, data)
     return exported
@@ -231,11 +148,18 @@ def load_onnx(path: str | Path, example_input: Any, *, name: str | None = None) 
             tuple in the graph's order, or one packed row (``zkml.model.inputs``).
         name: a label for reports; defaults to the file stem.
 
+    Returns:
+        The :class:`ExportedModel` artifact. Its float reference comes from onnxruntime or,
+        for a graph onnxruntime refuses (an int8 MatMul, say), from onnx's reference
+        evaluator (``reference`` says which); a graph neither runs still loads, with
+        ``reference="none"`` and a ``NoReferenceWarning`` (ezkl may prove it; there will be
+        no accuracy report).
+
     Raises:
-        ExportError: the file is missing, not ONNX, or fails onnx.checker.
-        UnsupportedOpError: the graph uses operators ezkl cannot compile.
-        InputError: the example input is not finite numbers or does not fit the graph (an
-            input missing, unknown or misshaped is named).
+        ExportError: the file is missing or not ONNX.
+        InputError: the example input is not finite numbers or does not fit the graph's
+            declared inputs (an input missing, unknown or misshaped is named). Never raised
+            for what the graph does.
 
     Example:
         >>> exported = zkml.load_onnx("model.onnx", np.zeros((1, 30)))
@@ -246,53 +170,4 @@ def load_onnx(path: str | Path, example_input: Any, *, name: str | None = None) 
         data = path.read_bytes()
     except OSError as e:
         raise ExportError(f"{path}: cannot read the ONNX file ({e.strerror}).") from e
-    return _describe(data, example_input, path, name)
-
-
-def _describe(data: bytes, example: Any, path: Path, name: str | None) -> ExportedModel:
-    from zkml.model.inputs import coerce_inputs, graph_inputs, unpack
-
-    graph = check_onnx(data, source=name or str(path))
-    opset = default_opset(graph)
-    if opset is not None and opset < ORT_MIN_OPSET:
-        raise ExportError(
-            f"{path} uses ONNX opset {opset}, older than onnxruntime runs ({ORT_MIN_OPSET}+): "
-            f"convert it first (`zkml import` does, or onnx.version_converter.convert_version("
-            f"model, {UPGRADE_OPSET})).")
-    declared = graph_inputs(graph)
-    if len(declared) == 1:
-        try:
-            x = np.asarray(example, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"example_input is not an array of numbers: {e}") from e
-        if not np.isfinite(x).all():
-            raise InputError("example_input contains NaN or infinity; give finite numbers.")
-        if x.size == declared[0].size and tuple(x.shape) != tuple(declared[0].shape):
-            x = x.reshape(declared[0].shape)  # a flat example for a (1, n) graph
-        feed: np.ndarray | list[np.ndarray] = x
-        first_shape = list(x.shape)
-    else:
-        feed = [p[0] for p in unpack(coerce_inputs(example, declared, one=True), declared)]
-        first_shape = list(declared[0].shape)
-    try:
-        reference = run_onnx(data, feed)
-    except Exception as e:  # onnxruntime raises its own types for shape/type mismatches
-        shapes = ", ".join(str(tuple(np.shape(v))) for v in
-                           (feed if isinstance(feed, list) else [feed]))
-        raise InputError(
-            f"the example input {shapes} does not fit the graph's input(s): "
-            f"{str(e).splitlines()[0][:200]}"
-        ) from e
-    inputs = [InputSpec(name=d.name, shape=list(d.shape), dtype=d.dtype) for d in declared]
-    if len(declared) == 1:  # the example's shape, as before several inputs were known
-        inputs = [inputs[0].model_copy(update={"shape": first_shape})]
-    return ExportedModel(
-        name=name or path.stem,
-        onnx_path=str(path.resolve()),
-        onnx_sha256=sha256_bytes(data),
-        input_shape=first_shape,
-        input_dtype=declared[0].dtype,
-        output_shape=_shape(graph.graph.output[0]) or list(reference.shape),
-        ops=sorted({n.op_type for n in graph.graph.node}),
-        inputs=inputs,
-    )
+    return describe(data, example_input, path, name)

@@ -6,7 +6,8 @@ Trees and boosted ensembles go through hummingbird-ml's torch backend
 hummingbird's multiclass logistic regression does not match sklearn's softmax). Either module
 is exported like any other (``torch.onnx.export``, opset 17, the TorchScript exporter). The
 graph outputs what the estimator's ``predict_proba`` returns (classifiers) or ``predict``
-(regressors), and is accepted only after onnxruntime agrees with the estimator itself on check
+(regressors), and is accepted only after its float reference (onnxruntime, or onnx's
+reference evaluator for a graph onnxruntime refuses) agrees with the estimator itself on check
 rows (the caller's held-out rows, or the example and perturbations of it).
 
 XGBoost >= 2 estimates ``base_score`` from the labels, and hummingbird 0.4.12 ignores it for
@@ -32,7 +33,7 @@ import numpy as np
 
 from zkml._utils import atomic_write_bytes
 from zkml.artifacts import ExportedModel
-from zkml.errors import ExportError, InputError, InputShapeError
+from zkml.errors import ExportError, InputError, InputShapeError, NoReferenceError
 
 if TYPE_CHECKING:
     import torch
@@ -314,7 +315,8 @@ def export_estimator(
     """
     import torch
 
-    from zkml.model.export import _describe, run_onnx
+    from zkml.model.graph import describe
+    from zkml.model.reference import run_onnx
 
     _, cls, classifier = _kind(model)
     n_features = getattr(model, "n_features_in_", None)
@@ -336,7 +338,13 @@ def export_estimator(
             f"torch could not export the converted {cls} to ONNX: "
             f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from e
     data = buf.getvalue()
-    got = np.stack([run_onnx(data, r.reshape(1, -1)).reshape(-1) for r in rows])
+    try:
+        got = np.stack([run_onnx(data, r.reshape(1, -1)).reshape(-1) for r in rows])
+    except NoReferenceError as e:
+        raise ExportError(
+            f"the ONNX graph converted from the {cls} cannot be run to check it against the "
+            f"estimator ({', '.join(f'{k}: {v}' for k, v in e.reasons.items())}); nothing was "
+            "written. Export the model to ONNX another way and use zkml.load_onnx.") from e
     want = _reference(model, rows, classifier)
     what = "predict_proba" if classifier else "predict"
     if got.shape != want.shape:
@@ -352,6 +360,6 @@ def export_estimator(
             f"|onnx - {what}| = {diff.max():.3g} (check row {row}; 0 is the example), "
             f"beyond {TOLERANCE:g}{'' if classifier else ' x max(1, |prediction|)'}; nothing "
             "was written. Export the model to ONNX another way and use zkml.load_onnx.")
-    exported = _describe(data, x32.astype(np.float64), Path(path), name)
+    exported = describe(data, x32.astype(np.float64), Path(path), name)
     atomic_write_bytes(path, data)
     return exported
