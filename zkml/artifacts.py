@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from zkml._utils import atomic_write_bytes
+from zkml.choice import SettingsChoice
 from zkml.errors import ArtifactError
 
 __all__ = [
@@ -121,7 +122,11 @@ class QuantizationReport(_Artifact):
 
 
 class Circuit(_Artifact):
-    """A calibrated, compiled ezkl circuit for one model and one privacy preset."""
+    """A calibrated, compiled ezkl circuit for one model and one privacy preset.
+
+    ``choice`` (set by :func:`zkml.compile_model`) says why these settings and not ezkl's own
+    defaults: both estimates and the reason.
+    """
 
     exported: ExportedModel
     preset: str
@@ -138,6 +143,7 @@ class Circuit(_Artifact):
     input_range: tuple[float, float]
     quantization: QuantizationReport
     cache_hit: bool = False
+    choice: SettingsChoice | None = None
 
 
 class Keys(_Artifact):

@@ -9,12 +9,8 @@ import itertools
 import grimp
 import pytest
 
-#: cycles known and being removed, as (module, module) sorted: each may remain until its fix
-#: lands, then comes out of this set (which should end empty).
-KNOWN_CYCLES: frozenset[tuple[str, str]] = frozenset({
-    # the tuner and its quick mode share helpers both ways; being split out (zkml/tuning/)
-    ("zkml.tuning.quick", "zkml.tuning.tuner"),
-})
+#: cycles known and being removed, as (module, module) sorted; none today
+KNOWN_CYCLES: frozenset[tuple[str, str]] = frozenset()
 
 
 @pytest.fixture(scope="module")
