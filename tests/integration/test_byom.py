@@ -189,8 +189,10 @@ def test_a_failed_calibration_is_retried_wider_then_named(tiny: Pipeline,
     circuit = zkml.compile_model(pipe.exported, pipe.zoo.calibration, config=cfg)
     assert len(calls) == 2
     assert zkml.verify(zkml.prove(zkml.setup(circuit), pipe.zoo.test_inputs[0]))
-    assert calls[0] == {"max_logrows": 12, "scales": [7], "lookup_margin": 1.5}
-    assert calls[1] == {"max_logrows": 14, "scales": None, "lookup_margin": 3.0}
+    assert calls[0] == {"max_logrows": 12, "scales": [7], "lookup_margin": 1.5,
+                        "rebase_multipliers": None}
+    assert calls[1] == {"max_logrows": 14, "scales": None, "lookup_margin": 3.0,
+                        "rebase_multipliers": None}
 
     def broken(*args: object, **kw: object) -> None:
         raise zkml.CompileError("calibration failed: nothing fits (injected)")
