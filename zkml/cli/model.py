@@ -222,7 +222,7 @@ def tune_cmd(
     min_gain: Annotated[float, typer.Option(help="Measured prove-time gain needed to leave "
                                             "ezkl's defaults (0.1 = 10%).")] = 0.1,
     mode: Annotated[str, typer.Option(help="thorough: prove the best candidates (minutes); "
-                                      "quick: layout estimates and at most 2 calibrations, no "
+                                      "quick: layout estimates and 1-3 calibrations, no "
                                       "proof (seconds).")] = "thorough",
     as_json: JsonOpt = False,
 ) -> None:

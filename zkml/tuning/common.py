@@ -145,7 +145,7 @@ def check_mode(mode: str) -> str:
         ZkmlValueError: any other value (the message lists the modes).
     """
     if mode not in MODES:
-        raise ZkmlValueError(f"tune mode {mode!r}: choose quick (layout estimates, at most 2 "
+        raise ZkmlValueError(f"tune mode {mode!r}: choose quick (layout estimates, 1-3 "
                              "calibrations, no proof; seconds) or thorough (measures the best "
                              "candidates by proving them; minutes).")
     return mode
