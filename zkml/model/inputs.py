@@ -58,20 +58,28 @@ class GraphInput:
         return int(np.prod(self.shape))
 
 
+def declared_inputs(model: onnx.ModelProto) -> Iterator[tuple[Any, list[int | None] | None]]:
+    """Each real graph input (initializers listed as inputs, as IR 3 graphs do, left out) with
+    its declared dimensions: None for a symbolic one; None for the shape when none is given."""
+    inits = {i.name for i in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        t = vi.type.tensor_type
+        yield vi, ([d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                    for d in t.shape.dim] if t.HasField("shape") else None)
+
+
 def graph_inputs(model: onnx.ModelProto) -> list[GraphInput]:
     """The graph's real inputs, symbolic dimensions set to 1 (ezkl's convention).
 
     Raises:
         ZkmlValueError: an input of an element type zkml cannot feed (e.g. a string).
     """
-    inits = {i.name for i in model.graph.initializer}
     out = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
+    for vi, shape in declared_inputs(model):
         t = vi.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
-                for d in t.shape.dim]
+        dims = [1 if d is None else d for d in shape or []]
         if t.elem_type not in DTYPES:
             import onnx
 

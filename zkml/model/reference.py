@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 
 from zkml.errors import ExportError, InputError, InputShapeError, NoReferenceError
+from zkml.model.inputs import declared_inputs
 
 __all__ = ["run_onnx", "run_onnx_all", "float_reference", "FloatReference",
            "NoReferenceWarning", "ONNXRUNTIME", "ONNX_REFERENCE", "NO_REFERENCE"]
@@ -174,14 +175,10 @@ def _ort_dims(shape: Any) -> tuple[int | None, ...] | None:
 def _proto_inputs(model: onnx.ModelProto) -> list[_Declared]:
     """The graph's inputs as the proto declares them (initializers listed as inputs, as IR 3
     graphs do, are left out: onnxruntime leaves them out too)."""
-    inits = {i.name for i in model.graph.initializer}
     out = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
+    for vi, shape in declared_inputs(model):
         t = vi.type.tensor_type
-        dims = (tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                      for d in t.shape.dim) if t.HasField("shape") else None)
+        dims = None if shape is None else tuple(shape)
         try:
             dtype: Any = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
         except (KeyError, ValueError):
