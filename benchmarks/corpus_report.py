@@ -288,15 +288,9 @@ def markdown(summary: dict[str, Any], plot: str) -> str:
 
 
 def write_md(summary: dict[str, Any], plot: str) -> None:
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    block = f"{START}\n{markdown(summary, plot)}\n{END}"
-    if START in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS_MD.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(RESULTS_MD)
+    from results_md import replace_section
+
+    replace_section(START, END, markdown(summary, plot), RESULTS_MD)
 
 
 def write_plot(summary: dict[str, Any], path: Path) -> None:

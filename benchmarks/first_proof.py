@@ -237,15 +237,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def write_md(summary: dict[str, Any]) -> None:
-    text = RESULTS_MD.read_text()
-    block = f"{START}\n{markdown(summary)}\n{END}"
-    if START in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS_MD.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(RESULTS_MD)
+    from results_md import replace_section
+
+    replace_section(START, END, markdown(summary), RESULTS_MD)
 
 
 def main() -> None:

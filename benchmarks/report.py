@@ -164,12 +164,7 @@ def _accuracy_table(ms: dict[str, Any]) -> list[str]:
 
 def write_results_md(summary: dict[str, Any], plots: str) -> None:
     """Replace (or append) the section between the compare markers in RESULTS.md."""
-    path = RESULTS_MD
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start, end = "<!-- compare:start -->", "<!-- compare:end -->"
-    block = f"{start}\n{markdown(summary, plots)}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    from results_md import replace_section
+
+    replace_section("<!-- compare:start -->", "<!-- compare:end -->", markdown(summary, plots),
+                    RESULTS_MD)
