@@ -165,10 +165,12 @@ def test_quick_mode_proves_nothing_and_beats_the_defaults_estimate(
     # ezkl's defaults were laid out, not calibrated: their range table alone needs 15
     assert r.default.logrows is None and r.default.est_logrows == 15
     assert r.chosen.logrows is not None and r.chosen.logrows < 15
-    assert r.chosen.config.num_inner_cols == 2  # quick never changes the columns
+    # never more columns than ezkl's 2
+    assert r.chosen.config.num_inner_cols in (1, 2)
     assert r.config == r.chosen.config
-    assert r.message.startswith(f"quick: logrows {r.chosen.logrows} vs ezkl's default "
-                                "logrows >= 15")
+    assert r.message.startswith(f"quick: logrows {r.chosen.logrows} with "
+                                f"{r.chosen.config.num_inner_cols} column")
+    assert "vs ezkl's default logrows >= 15" in r.message
     # every candidate was laid out; only the calibrated ones have a real logrows
     assert all(c.est_logrows is not None for c in r.candidates)
     assert sum(c.logrows is not None for c in r.candidates) == hooks.calls["compile_model"]
@@ -238,7 +240,8 @@ def test_cli_quick_modes(tmp_path: Path) -> None:
     assert choice["chosen"]["prove_seconds"] < choice["ezkl_default"]["prove_seconds"]
     res = CliRunner().invoke(app, ["compile", "--dir", d2, "--tune", "quick"])
     assert res.exit_code == 0
-    assert f"settings (quick): zkml's: logrows {circuit['logrows']}, 2 columns" in res.output
+    cols = report["chosen"]["cols"]
+    assert f"settings (quick): zkml's: logrows {circuit['logrows']}, {cols} column" in res.output
     assert "ezkl's default: logrows >= 15, 2 columns, decomp 16384^2: estimated" in res.output
     assert "why: quick: logrows" in res.output
 
@@ -277,3 +280,65 @@ def test_thorough_pick_refuses_a_faster_but_heavier_candidate() -> None:
                       logrows=15, prove_seconds=6.0)
     assert _pick([heavy], default, 0.1) is None
     assert _pick([heavy, light], default, 0.1) is light
+
+
+def _sigmoid_mlp(tmp_path: Path) -> tuple[zkml.ExportedModel, Any, Any]:
+    """4-16-2 with a Sigmoid: a lookup table whose size (not its rows) sets ezkl's logrows."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Sigmoid(),
+                              torch.nn.Linear(16, 2)).eval()
+    x = np.random.default_rng(3).uniform(-2.0, 2.0, size=(72, 1, 4))
+    x[:2] = [[[-2.0] * 4], [[2.0] * 4]]
+    return zkml.export(net, x[:1], tmp_path / "sig.onnx"), x[:64], x[64:]
+
+
+def test_quick_mode_prices_candidates_by_the_floors_lookup_tables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup model: ezkl's default is calibrated first; its scale and table size predict
+    every layout's logrows; the cheapest prediction that proves accurate is taken, below the
+    floor's cost, within the budget (one calibration pass each)."""
+    from zkml.circuit.cost import relative_cost
+
+    tuner = importlib.import_module("zkml.tuning.tuner")
+    hooks = Hooks(tuner, monkeypatch)
+    exported, cal, evals = _sigmoid_mlp(tmp_path)
+    r = tune(exported, cal, evals, mode="quick")
+    floor = r.default
+    assert floor.logrows is not None and floor.circuit is not None
+    found = zkml._ezkl.read_settings(Path(floor.circuit.settings_path))
+    assert found.lookup_entries > 0
+    assert r.beat_default and r.chosen.accurate and r.chosen.logrows is not None
+    chosen = relative_cost(r.chosen.config.num_inner_cols, r.chosen.logrows)
+    assert chosen < relative_cost(2, floor.logrows)
+    assert r.chosen.config.num_inner_cols <= 2
+    # one pass at ezkl's found scale or one or two below it, with its rebase multiplier
+    assert r.chosen.config.scales and found.input_scale - r.chosen.config.scales[0] in (0, 1, 2)
+    assert r.chosen.config.rebase_multipliers == [found.scale_rebase_multiplier]
+    # the floor plus at most two candidates calibrated; every other one says why not
+    assert hooks.calls["compile_model"] <= 3 and hooks.calls["prove"] == 0
+    for c in r.candidates:
+        assert c.logrows is not None or c.skipped or c.error, c.summary()
+    # a prediction never undercuts what the tables alone need at that scale
+    for c in r.candidates:
+        if c.config.scales and c.est_logrows and c.est_logrows < 99:
+            table = found.lookup_entries / 2 ** (found.input_scale - c.config.scales[0])
+            assert 2 ** c.est_logrows >= table
+    assert r.message.startswith(f"quick: logrows {r.chosen.logrows} with ")
+
+
+def test_quick_mode_takes_no_worse_than_an_inaccurate_default() -> None:
+    """Where ezkl's own default misses the accuracy bound (it proves some graphs wrong), a
+    candidate no less accurate than it counts, and one less accurate does not."""
+    from zkml.tuning.quick import _no_worse
+
+    floor = Candidate(EZKL_DEFAULT, max_abs_error=0.77, argmax_agreement=1.0)
+    same = Candidate(CompileConfig(), max_abs_error=0.77, argmax_agreement=1.0)
+    worse = Candidate(CompileConfig(), max_abs_error=0.78, argmax_agreement=1.0)
+    flips = Candidate(CompileConfig(), max_abs_error=0.5, argmax_agreement=0.9)
+    assert _no_worse(same, floor) and not _no_worse(worse, floor)
+    assert not _no_worse(flips, floor)
+    assert not _no_worse(same, Candidate(EZKL_DEFAULT))  # the floor was never measured
+    assert _no_worse(Candidate(CompileConfig(), accurate=True), Candidate(EZKL_DEFAULT))

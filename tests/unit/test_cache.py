@@ -144,3 +144,54 @@ def test_ensure_file_hash_checks_once_then_catches_a_change(
     with pytest.raises(cache.ArtifactError, match="corrupt or was replaced"):
         cache.ensure_file_hash(f, digest, "SRS")
     assert calls == [str(f), str(f)]
+
+
+def _counting_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = cache.sha256_file
+
+    def counting(p: str | Path) -> str:
+        calls.append(Path(p).name)
+        return real(p)
+
+    monkeypatch.setattr(cache, "sha256_file", counting)
+    return calls
+
+
+def test_a_check_is_remembered_by_the_next_process_until_a_file_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `zkml prove` is a new process: the proving key checked by setup (or by the last
+    prove) is not hashed again (0.7 s per GB), but a file changed since is, even one rewritten
+    with its old size and mtime (its ctime moves)."""
+    entry = cache.get_or_build("t", "k-persist", _writer)
+    calls = _counting_hashes(monkeypatch)
+    monkeypatch.setattr(cache, "_intact", set())  # a new process: nothing in memory
+    cache.ensure_intact(entry.path, "test files")
+    assert cache.lookup("t", "k-persist") is not None
+    assert calls == []
+    f = entry.path / "data.bin"
+    before = f.stat()
+    f.write_bytes(b"y" * 100)
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    monkeypatch.setattr(cache, "_intact", set())
+    with pytest.raises(cache.ArtifactError, match="missing or corrupt"):
+        cache.ensure_intact(entry.path, "test files")
+    assert calls == ["data.bin"]
+
+
+def test_a_file_hash_is_remembered_for_its_digest_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zkml._utils import sha256_file
+
+    f = tmp_path / "srs.bin"
+    f.write_bytes(b"s" * 64)
+    digest = sha256_file(f)
+    cache.ensure_file_hash(f, digest, "SRS")
+    calls = _counting_hashes(monkeypatch)
+    monkeypatch.setattr(cache, "_files_ok", set())  # a new process: nothing in memory
+    cache.ensure_file_hash(f, digest, "SRS")
+    assert calls == []
+    # a check for another digest is not vouched for by the memo of this one
+    with pytest.raises(cache.ArtifactError, match="sha256 mismatch"):
+        cache.ensure_file_hash(f, "0" * 64, "SRS")
+    assert calls == ["srs.bin"]

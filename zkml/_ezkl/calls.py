@@ -8,7 +8,6 @@ name the stage and what to do.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import json
@@ -66,6 +65,8 @@ def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     Jupyter kernel, an async web app), so in that case the coroutine gets a fresh loop on a
     worker thread and this call blocks until it is done.
     """
+    import asyncio  # 30 ms to import: only the EVM coroutines need it
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

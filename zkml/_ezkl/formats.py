@@ -7,12 +7,12 @@ moved under us.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,23 @@ __all__ = [
     "write_chained_input",
 ]
 
+def _installed_ezkl_version() -> str:
+    """The installed ezkl's version, from the dist-info beside the package (one directory
+    listing; ``importlib.metadata`` scans every installed distribution: 35 ms of each CLI
+    process) and without importing ezkl (this module describes formats only)."""
+    spec = importlib.util.find_spec("ezkl")
+    if spec is not None and spec.origin:
+        site = Path(spec.origin).parent.parent
+        found = sorted(site.glob("ezkl-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name[len("ezkl-"):-len(".dist-info")]
+    from importlib import metadata
+
+    return metadata.version("ezkl")
+
+
 #: the installed ezkl (pinned in pyproject); part of every cache key
-EZKL_VERSION: str = metadata.version("ezkl")
+EZKL_VERSION: str = _installed_ezkl_version()
 
 @dataclass(frozen=True)
 class Settings:
@@ -59,10 +74,19 @@ class Settings:
     decomp_base: int = 16384
     decomp_legs: int = 2
     scale_rebase_multiplier: int = 1
+    #: entries of the largest lookup table (ezkl's ``lookup_range`` span; 0 without lookups)
+    lookup_entries: int = 0
+    #: a tensor is committed by KZG (``polycommit``): witness generation needs the vk and SRS
+    kzg_commits: bool = False
 
     @property
     def num_instances(self) -> int:
         return self.poseidon_instances + sum(math.prod(s) for s in self.model_instance_shapes)
+
+
+def _lookup_entries(s: dict[str, Any], ra: dict[str, Any]) -> int:
+    lo, hi = ra.get("lookup_range") or (0, -1)
+    return int(hi) - int(lo) + 1 if s.get("required_lookups") else 0
 
 
 def read_settings(path: Path) -> Settings:
@@ -90,6 +114,9 @@ def read_settings(path: Path) -> Settings:
             decomp_base=int(ra.get("decomp_base", 16384)),
             decomp_legs=int(ra.get("decomp_legs", 2)),
             scale_rebase_multiplier=int(ra.get("scale_rebase_multiplier", 1)),
+            lookup_entries=_lookup_entries(s, ra),
+            kzg_commits="KZGCommit" in (ra.get("input_visibility"), ra.get("param_visibility"),
+                                        ra.get("output_visibility")),
         )
     except FileNotFoundError as e:
         raise ArtifactError(f"{path}: ezkl settings file missing; compile again.") from e

@@ -195,7 +195,8 @@ def compile_cmd(
 
 def _figures_text(f: Any) -> str:
     at = "logrows" if f.calibrated else "logrows >="
-    return (f"{at} {f.logrows}, {f.num_inner_cols} columns, decomp {f.decomp}: estimated "
+    cols = f"{f.num_inner_cols} column{'s' if f.num_inner_cols != 1 else ''}"
+    return (f"{at} {f.logrows}, {cols}, decomp {f.decomp}: estimated "
             f"prove {f.prove_seconds:.2f} s, peak {f.peak_memory_bytes / 1e9:.2f} GB")
 
 

@@ -185,11 +185,14 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
         salt = draw_salt() if commits else []
         _ezkl.write_input(data, [values + salt_values(salt, c.input_scale)] if commits
                           else [p.reshape(-1).tolist() for p in parts])
+        # the vk and SRS only matter to KZG-committed tensors; loading them costs a plain
+        # circuit time and memory that ezkl's own flow does not spend
+        kzg = _ezkl.read_settings(Path(c.settings_path)).kzg_commits
         with step("Generating witness", "witness"):
             try:
                 _ezkl.gen_witness(
                     data, Path(c.compiled_path), work / "witness.json",
-                    Path(keys.vk_path), Path(keys.srs_path),
+                    Path(keys.vk_path) if kzg else None, Path(keys.srs_path) if kzg else None,
                 )
             except ProveError as e:
                 if commits and "Cannot reshape" in str(e):

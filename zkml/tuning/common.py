@@ -39,7 +39,7 @@ EZKL_DEFAULT = CompileConfig(decomp_base=16384, decomp_legs=2, num_inner_cols=2)
 
 DEFAULT_GRID: dict[str, list[Any]] = {
     "decomp": [(16384, 2), (4096, 3), (1024, 3), (256, 4)],
-    "num_inner_cols": [2, 4],
+    "num_inner_cols": [1, 2, 4],
     "scales": [None, [6, 7, 8]],
 }
 

@@ -1,28 +1,35 @@
-"""The quick tuner (``tune(mode="quick")``): layout estimates, a couple of calibrations, no proof.
+"""The quick tuner (``tune(mode="quick")``): layout estimates, a few calibrations, no proof.
 
 The thorough search measures candidates for real (setup + two proofs each), which costs more
 than a first proof with ezkl's own flow. This one decides from calibrated settings and the one
-cost model (``zkml.circuit.cost``), and never leaves ezkl's number of columns: a layout with
-more columns at a lower logrows looks cheaper to any cells-based model than it proves
-(measured up to 1.45x slower, issue #22), and only a measurement can tell (thorough mode).
+cost model (``zkml.circuit.cost``), and never takes more columns than ezkl's 2: more columns at
+a lower logrows look cheaper to a cells-based model than they prove (measured up to 1.45x
+slower, issue #22), while fewer columns at the same logrows are fewer cells over the same
+tables (one column proved sk-svc at logrows 15 in 0.65x the time of two).
 
-1. lay every 2-column grid layout out without calibrating (``estimate_rows``, well under a
-   second each: scales and lookup margins do not change a layout, so each decomposition is
-   laid out once), and ezkl's default too;
-2. calibrate the candidate of fewest estimated logrows (calibration's own scales and the
-   default lookup margin first: they keep accuracy). Accurate below logrows 15
-   (``RANGE_TABLE_LOGROWS``) it is chosen at once: ezkl's default needs at least that for its
-   range table, so the floor holds without calibrating it;
-3. otherwise calibrate ezkl's default (the floor, cached: the fallback circuit as well) and try
-   the remaining candidates estimated below it at the scale ezkl's own search found (one
-   pass, not a search), within ``max_calibrations``; an accurate one at a lower logrows than
-   the floor's wins. A model with lookup ops (``LOOKUP_OPS``) starts with ezkl's default and
-   tries capped scales first;
+1. lay out ezkl's default and every grid layout (decomposition x 1 or 2 columns) without
+   calibrating (``estimate_rows``: well under a second each);
+2. a model without lookup ops: calibrate the cheapest layout estimated below the logrows
+   ezkl's default can ever have (its range table alone needs 15, ``RANGE_TABLE_LOGROWS``),
+   with calibration's own scale search. Accurate and cheaper than that bound, it is chosen,
+   and ezkl's default is never calibrated;
+3. otherwise calibrate ezkl's default (the floor: what ezkl's own flow spends; cached, the
+   fallback circuit too). Its settings give the scale and rebase multiplier ezkl's search
+   found and the size of its lookup tables. Each layout is predicted at that scale (with
+   lookup tables, also one and two scales lower: each halves them) and its rebase multiplier
+   as logrows = max(layout, lookup table), priced by the cost model; the
+   cheapest is laid out again at its own scale and multiplier (the first layout assumed the
+   fewest rows) and re-ranked, and those still predicted cheaper than the floor are
+   calibrated in one pass each, cheapest first (the higher scale first among equals), within
+   ``max_calibrations``. One is kept if it is accurate (or, where ezkl's default itself misses
+   the accuracy bound, no less accurate than it) and its calibrated cost is below the floor's;
 4. nothing found: ezkl's default settings.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +39,17 @@ from zkml import _ezkl
 from zkml._progress import step
 from zkml.artifacts import ExportedModel
 from zkml.circuit.compile import CompileConfig
-from zkml.circuit.layout import estimate_rows
+from zkml.circuit.cost import relative_cost
+from zkml.circuit.layout import estimate_rows, estimate_rows_of
 from zkml.errors import CompileError
 from zkml.tuning import common as _c
 from zkml.tuning.floor import RANGE_TABLE_LOGROWS, floor_config
 
-__all__ = ["tune_quick", "QUICK_CALIBRATIONS"]
+__all__ = ["tune_quick", "QUICK_CALIBRATIONS", "LOOKUP_OPS"]
 
 #: ONNX ops ezkl proves through lookup tables, whose size the layout does not see: a model
 #: with one gets ezkl's default calibrated first (a candidate alone cannot show it beats the
-#: range-table bound) and capped scales tried first (they shrink the tables)
+#: range-table bound; the floor's settings tell the tables' size)
 LOOKUP_OPS = frozenset({"Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Erf",
                         "Gelu", "Sqrt", "Reciprocal", "Pow", "HardSigmoid", "Softplus", "Elu",
                         "Selu", "Celu", "LSTM", "GRU", "RNN", "LayerNormalization", "Cos",
@@ -52,9 +60,56 @@ LOOKUP_OPS = frozenset({"Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log"
 #: calibrated, is not counted: ezkl's own flow spends that one too)
 QUICK_CALIBRATIONS = 2
 
+#: scales below the one ezkl's search found that a model with lookup tables may try: each
+#: halves the tables; two keep the error within the bound on the corpus's lookup models
+LOOKUP_SCALE_STEPS = (0, 1, 2)
+
+#: rows halo2 keeps for blinding below a table (as ``zkml.circuit.layout``)
+_RESERVED_ROWS = 8
+
+_NOT_CHEAPER = "its fewest rows cannot beat ezkl's defaults"
+
+#: one-pass candidates laid out again at their own scale before calibrating (each well under
+#: a second; a calibration costs several)
+MAX_RELAYOUTS = 8
+
+
+def _relay_out(exported: ExportedModel, preset: str, cand: _c.Candidate,
+               tables: dict[int, int]) -> None:
+    """``cand``'s rows at its own scale and rebase multiplier; its logrows with the tables."""
+    scale = (cand.config.scales or [0])[0]
+    try:
+        rows, k = estimate_rows_of(Path(exported.onnx_path), preset=preset, config=cand.config,
+                                   overrides={"input_scale": scale, "param_scale": scale,
+                                              "scale_rebase_multiplier":
+                                              (cand.config.rebase_multipliers or [1])[0]})
+    except CompileError as e:
+        cand.error = str(e).splitlines()[0][:200]
+        cand.est_logrows = 99  # never calibrated
+        return
+    cand.est_rows, cand.est_logrows = rows, max(k, tables.get(scale, 0))
+
 
 def _layout_key(c: CompileConfig) -> tuple[int, int, int, int]:
     return (c.decomp_base, c.decomp_legs, c.num_inner_cols, c.max_logrows)
+
+
+def _cost(cand: _c.Candidate, logrows: int | None) -> float:
+    return relative_cost(cand.config.num_inner_cols, logrows or 99)
+
+
+def _cols(n: int) -> str:
+    return f"{n} column{'s' if n != 1 else ''}"
+
+
+def _no_worse(cand: _c.Candidate, default: _c.Candidate) -> bool:
+    """Accurate, or (ezkl's default itself missing the bound) no less accurate than it."""
+    if cand.accurate:
+        return True
+    if cand.max_abs_error is None or default.max_abs_error is None:
+        return False
+    return (cand.max_abs_error <= default.max_abs_error
+            and (cand.argmax_agreement or 0.0) >= (default.argmax_agreement or 0.0))
 
 
 def tune_quick(
@@ -71,7 +126,8 @@ def tune_quick(
 ) -> _c.TuneResult:
     """The quick search (see the module docstring); called by :func:`zkml.tune`.
 
-    ``min_gain`` is unused (a lower logrows at ezkl's column count is a gain of ~50%).
+    ``min_gain`` is unused (a candidate is calibrated only when predicted cheaper than the
+    floor, and kept only when its calibrated cost is).
 
     Raises:
         CompileError: ezkl cannot lay the model out with its default settings.
@@ -96,79 +152,121 @@ def tune_quick(
     def calibrate(cand: _c.Candidate, what: str) -> None:
         _c.calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier)
 
-    cols = _c.EZKL_DEFAULT.num_inner_cols
+    # never more columns than ezkl's default; one column where the grid allows it
+    cols = sorted({c for c in grid["num_inner_cols"] if c <= _c.EZKL_DEFAULT.num_inner_cols}
+                  or {_c.EZKL_DEFAULT.num_inner_cols})
     seen = {default.config.model_dump_json()}
-    cands = []
-    for c in _c.grid_configs(base, {**grid, "num_inner_cols": [cols]}, lookups=True):
-        if c.model_dump_json() not in seen:
-            seen.add(c.model_dump_json())
-            cands.append(_c.Candidate(c))
-    with step(f"Tuning (quick): laying out ezkl's defaults and {len(cands)} candidates"):
+    layout_cands = []
+    for cfg in _c.grid_configs(base, {**grid, "num_inner_cols": cols, "scales": [None],
+                                      "lookup_margin": [2.0]}, lookups=False):
+        if cfg.model_dump_json() not in seen:
+            seen.add(cfg.model_dump_json())
+            layout_cands.append(_c.Candidate(cfg))
+    with step(f"Tuning (quick): laying out ezkl's defaults and {len(layout_cands)} layouts"):
         lay_out(default)
-        for cand in cands:
+        for cand in layout_cands:
             lay_out(cand)
     if default.est_logrows is None:
         raise CompileError(f"ezkl's default settings do not lay this model out: {default.error}")
     default.skipped = "not calibrated: a candidate was cheaper than its range table alone"
-    lookup_ops = bool(LOOKUP_OPS & set(exported.ops))
-    order = sorted((c for c in cands if c.est_logrows is not None),
-                   key=lambda c: (c.est_logrows or 0, (c.config.scales is not None) != lookup_ops,
-                                  c.config.lookup_margin != 2.0, -c.config.decomp_base))
-    best: _c.Candidate | None = None
+    bound_cost = relative_cost(_c.EZKL_DEFAULT.num_inner_cols, RANGE_TABLE_LOGROWS)
+    laid = sorted((c for c in layout_cands if c.est_logrows is not None),
+                  key=lambda c: (_cost(c, c.est_logrows), -c.config.decomp_base))
     spent = 0
-    lookups: bool | None = None  # unknown until a calibration says
-    floor_k: int | None = None   # ezkl's default's calibrated logrows, once known
-    for cand in order:
-        est = cand.est_logrows or 0
-        if best is not None:
+
+    # 2. below the range-table bound, no floor needed (models without lookup ops)
+    # (a layout assumes the fewest rows calibration may pick: only a logrows below the bound
+    # is a clear enough win to skip the floor for)
+    below = [c for c in laid if (c.est_logrows or 99) < RANGE_TABLE_LOGROWS]
+    if below and not (LOOKUP_OPS & set(exported.ops)):
+        first = below[0]
+        spent += 1
+        calibrate(first, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(first.config)}")
+        if first.accurate and _cost(first, first.logrows) < bound_cost:
+            for c in layout_cands:
+                if c is not first:
+                    c.skipped = "a cheaper candidate was chosen"
+            return _c.TuneResult(first.config, default, first, [default, *layout_cands], True,
+                                 f"quick: logrows {first.logrows} with "
+                                 f"{_cols(first.config.num_inner_cols)} vs ezkl's default "
+                                 f"logrows >= {RANGE_TABLE_LOGROWS} (its range table), max "
+                                 f"error {first.max_abs_error:.3g} ({spent} calibration(s), "
+                                 "no proof)")
+
+    # 3. the floor, then one-pass candidates predicted cheaper than it
+    calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
+    default.skipped = None
+    if default.circuit is None or default.logrows is None:
+        raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
+    found = _ezkl.read_settings(Path(default.circuit.settings_path))
+    floor_cost = _cost(default, default.logrows)
+    steps = LOOKUP_SCALE_STEPS if found.lookup_entries else (0,)
+    one_pass: list[_c.Candidate] = []
+    tables: dict[int, int] = {}  # scale -> logrows its lookup tables need
+    # ezkl's found rebase multiplier only: another one at its scale overflowed the range
+    # checks on the corpus (convt-decoder: 10 at scale 13), and the retry then searched
+    rebases = [found.scale_rebase_multiplier]
+    for lay in [c for c in layout_cands if c.est_logrows is not None] + [default]:
+        for scale, rebase in itertools.product(
+                [found.input_scale - k for k in steps], rebases):
+            if lay is default and (scale, rebase) == (found.input_scale,
+                                                      found.scale_rebase_multiplier):
+                continue  # the floor itself
+            table = found.lookup_entries / 2.0 ** (found.input_scale - scale)
+            tables[scale] = math.ceil(math.log2(table + _RESERVED_ROWS)) if table else 0
+            one_pass.append(_c.Candidate(
+                lay.config.model_copy(update={"scales": [scale],
+                                              "rebase_multipliers": [rebase]}),
+                est_rows=lay.est_rows, est_logrows=max(lay.est_logrows or 0, tables[scale])))
+
+    def rank(c: _c.Candidate) -> tuple[float, int, int, int]:
+        # among equal predictions: the higher scale (accuracy), ezkl's own rebase multiplier,
+        # the larger decomposition base (fewer rows than laid out is likelier)
+        return (_cost(c, c.est_logrows), -(c.config.scales or [0])[0],
+                (c.config.rebase_multipliers or [0])[0] != found.scale_rebase_multiplier,
+                -c.config.decomp_base)
+
+    # cheapest prediction first; before its calibration a candidate is laid out again at its
+    # own scale and rebase multiplier (the first layout assumed the fewest rows calibration
+    # could pick), so a layout that grew is re-ranked instead of calibrated
+    pending, refined = sorted(one_pass, key=rank), set[int]()
+    best: _c.Candidate | None = None
+    for c in layout_cands:  # calibrated before the floor: now judged against it
+        if c.logrows is not None and _no_worse(c, default) and _cost(c, c.logrows) < floor_cost:
+            best = c
+    while pending:
+        cand = pending.pop(0)
+        predicted = _cost(cand, cand.est_logrows)
+        if predicted >= floor_cost:
+            cand.skipped = _NOT_CHEAPER
+        elif best is not None and predicted >= _cost(best, best.logrows):
             cand.skipped = "a cheaper candidate was chosen"
-            continue
-        if floor_k is None and (est >= RANGE_TABLE_LOGROWS or spent > 0 or lookup_ops):
-            # this candidate cannot be judged against the range-table bound: ezkl's default
-            # must be calibrated (what ezkl's own flow spends; the fallback circuit too)
-            calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
-            default.skipped = None
-            if default.logrows is None:
-                raise CompileError("ezkl's default settings do not compile this model: "
-                                   f"{default.error}")
-            floor_k = default.logrows
-        # strictly below: at the same logrows and columns a candidate gains nothing
-        limit = (RANGE_TABLE_LOGROWS if floor_k is None else floor_k) - 1
-        if est > limit:
-            cand.skipped = "its fewest rows cannot beat ezkl's defaults"
-        elif lookups is False and cand.config.lookup_margin != 2.0:
-            cand.skipped = "the model has no lookup tables for the margin to shrink"
         elif spent >= max_calibrations:
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
+        elif id(cand) not in refined and len(refined) < MAX_RELAYOUTS:
+            refined.add(id(cand))
+            _relay_out(exported, preset, cand, tables)
+            pending = sorted([*pending, cand], key=rank)
         else:
             spent += 1
-            if default.circuit is not None:
-                # the scale and rebase multiplier ezkl's own search found (capped ones at
-                # most the cap): one calibration pass, not a search
-                found = _ezkl.read_settings(Path(default.circuit.settings_path))
-                capped = cand.config.scales
-                scale = min(max(capped), found.input_scale) if capped else found.input_scale
-                cand.config = cand.config.model_copy(update={
-                    "scales": [scale], "rebase_multipliers": [found.scale_rebase_multiplier]})
             calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(cand.config)}")
-            if cand.circuit is not None and lookups is None:
-                lookups = _ezkl.read_settings(Path(cand.circuit.settings_path)).has_lookups
-            if cand.accurate and cand.logrows is not None and cand.logrows <= limit:
+            if _no_worse(cand, default) and _cost(cand, cand.logrows) < \
+                    (_cost(best, best.logrows) if best else floor_cost):
                 best = cand
-    everything = [default, *cands]
+    for c in laid:
+        if c.logrows is None and c.skipped is None:
+            c.skipped = (_NOT_CHEAPER if _cost(c, c.est_logrows) >= floor_cost else
+                         "judged at the scale ezkl's own search found (below)")
+    everything = [default, *layout_cands, *one_pass]
     if best is None:
-        if default.logrows is None:  # every candidate failed before the floor was needed
-            calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
-            default.skipped = None
-        if default.circuit is None:
-            raise CompileError(f"ezkl's default settings do not compile this model: "
-                               f"{default.error}")
         return _c.TuneResult(default.config, default, default, everything, False,
-                             f"quick: no accurate candidate below ezkl's default logrows "
-                             f"{default.logrows} within {max_calibrations} calibration(s): "
-                             "keeping ezkl's default settings")
-    vs = (f"ezkl's default logrows {floor_k}" if floor_k is not None else
-          f"ezkl's default logrows >= {RANGE_TABLE_LOGROWS} (its range table)")
+                             f"quick: no accurate candidate cheaper than ezkl's default "
+                             f"(logrows {default.logrows}, "
+                             f"{_cols(default.config.num_inner_cols)}) within "
+                             f"{max_calibrations} calibration(s): keeping ezkl's default "
+                             "settings")
     return _c.TuneResult(best.config, default, best, everything, True,
-                         f"quick: logrows {best.logrows} vs {vs}, max error "
+                         f"quick: logrows {best.logrows} with {_cols(best.config.num_inner_cols)} "
+                         f"vs ezkl's default logrows {default.logrows} with "
+                         f"{_cols(default.config.num_inner_cols)}, max error "
                          f"{best.max_abs_error:.3g} ({spent} calibration(s), no proof)")
