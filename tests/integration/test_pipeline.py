@@ -190,3 +190,25 @@ def test_big_model_proves_and_verifies(tmp_path: Path) -> None:
     i = b.output_instance_offset
     inst[i] = str((int(inst[i]) + 1) % FIELD_MODULUS)
     assert zkml.verify(_tamper(b, instances=inst), keys) is False
+
+
+@pytest.mark.parametrize("values,error,match", [
+    ([10.0, 0.2, 0.3, 0.1], "WitnessRangeError", "decomposition error"),
+    ([0.1, 0.2, 0.3], "WitnessShapeError", "Cannot reshape"),
+])
+def test_the_adapter_types_ezkls_witness_errors(tiny: Pipeline, tmp_path: Path,
+                                                values: list[float], error: str,
+                                                match: str) -> None:
+    """ezkl's error texts are read in the adapter only: a value past the range checks and
+    data of the wrong size each come out as their own ProveError subclass (prove and
+    split-prove turn the first into an InputRangeError)."""
+    from zkml import _ezkl
+
+    # rescaled rarely (multiplier 10), so an input of 10 overflows the 256^4 range checks
+    circuit = zkml.compile_model(tiny.exported, tiny.zoo.calibration, config=zkml.CompileConfig(
+        scales=[11], rebase_multipliers=[10]), floor=False)
+    data = tmp_path / "input.json"
+    data.write_text(json.dumps({"input_data": [values]}))
+    with pytest.raises(getattr(_ezkl, error), match=match) as info:
+        _ezkl.gen_witness(data, Path(circuit.compiled_path), tmp_path / "w.json", None, None)
+    assert isinstance(info.value, zkml.ProveError)

@@ -7,6 +7,8 @@ the stages typed values. Stages use ``from zkml import _ezkl`` and never import 
 """
 
 from zkml._ezkl.calls import (
+    WitnessRangeError,
+    WitnessShapeError,
     calibrate,
     calibrate_segment,
     compile_circuit,
@@ -41,6 +43,8 @@ from zkml._ezkl.formats import (
 )
 
 __all__ = [
+    "WitnessRangeError",
+    "WitnessShapeError",
     "EZKL_VERSION",
     "G1_POINT_BYTES",
     "ProofFile",

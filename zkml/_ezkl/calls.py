@@ -237,21 +237,46 @@ def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
         raise SetupError("ezkl setup returned failure.")
 
 
+class WitnessRangeError(ProveError):
+    """Witness generation met a value outside the circuit's range checks (ezkl's
+    "decomposition" / "too large" errors): the input, not the circuit, is out of range."""
+
+
+class WitnessShapeError(ProveError):
+    """ezkl could not reshape the input data to the circuit's input ("Cannot reshape")."""
+
+
 def gen_witness(
     data: Path, compiled: Path, out: Path, vk: Path | None, srs: Path | None
 ) -> dict[str, Any]:
-    with _translate(
-        "witness generation",
-        ProveError,
-        "The input may lie outside the calibrated range; recompile with samples covering it.",
-    ):
-        w: dict[str, Any] = ezkl.gen_witness(
-            data=str(data),
-            model=str(compiled),
-            output=str(out),
-            vk_path=str(vk) if vk else None,
-            srs_path=str(srs) if srs else None,
-        )
+    """ezkl's witness of ``data``.
+
+    Raises:
+        WitnessRangeError: a value fell outside the circuit's range checks.
+        WitnessShapeError: the data does not reshape to the circuit's input.
+        ProveError: any other failure.
+    """
+    try:
+        with _translate(
+            "witness generation",
+            ProveError,
+            "The input may lie outside the calibrated range; recompile with samples covering "
+            "it.",
+        ):
+            w: dict[str, Any] = ezkl.gen_witness(
+                data=str(data),
+                model=str(compiled),
+                output=str(out),
+                vk_path=str(vk) if vk else None,
+                srs_path=str(srs) if srs else None,
+            )
+    except ProveError as e:
+        text = str(e)
+        if "decomposition" in text or "too large" in text:
+            raise WitnessRangeError(text) from e
+        if "Cannot reshape" in text:
+            raise WitnessShapeError(text) from e
+        raise
     return w
 
 

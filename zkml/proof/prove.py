@@ -194,19 +194,19 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
                     data, Path(c.compiled_path), work / "witness.json",
                     Path(keys.vk_path) if kzg else None, Path(keys.srs_path) if kzg else None,
                 )
-            except ProveError as e:
-                if commits and "Cannot reshape" in str(e):
+            except _ezkl.WitnessShapeError as e:
+                if commits:
                     raise ProveError(
                         f"this {c.preset} circuit takes no input salt: it was compiled by a "
                         "zkml without the hiding input commitment. Compile it again (`zkml "
                         "compile`, then `zkml setup`); its model id changes."
                     ) from e
-                if "decomposition" in str(e) or "too large" in str(e):
-                    raise InputRangeError(
-                        "the input drives an intermediate value outside the circuit's range "
-                        "checks; recompile with calibration samples covering such inputs."
-                    ) from e
                 raise
+            except _ezkl.WitnessRangeError as e:
+                raise InputRangeError(
+                    "the input drives an intermediate value outside the circuit's range "
+                    "checks; recompile with calibration samples covering such inputs."
+                ) from e
         with step(f"Proving (logrows {c.logrows})", "prove"):
             _ezkl.prove(
                 work / "witness.json", Path(c.compiled_path), Path(keys.pk_path),

@@ -82,12 +82,10 @@ def _witness_chain(keys: SplitKeys, first: list[list[float]], work: Path) -> lis
         try:
             # vk and SRS make ezkl fill in the boundary commitments the proof will carry
             w = _ezkl.gen_witness(data, Path(k.circuit.compiled_path), out, Path(k.vk_path), srs)
-        except ProveError as e:
-            if "decomposition" in str(e) or "too large" in str(e):
-                raise InputRangeError(
-                    f"the input drives a value in segment {i} outside the circuit's range "
-                    "checks; recompile with calibration samples covering such inputs.") from e
-            raise
+        except _ezkl.WitnessRangeError as e:
+            raise InputRangeError(
+                f"the input drives a value in segment {i} outside the circuit's range "
+                "checks; recompile with calibration samples covering such inputs.") from e
         texts.append(out.read_text())
     return texts
 
