@@ -112,13 +112,20 @@ class ExportedModel(_Artifact):
 
 
 class QuantizationReport(_Artifact):
-    """Fixed-point circuit outputs against the float (onnxruntime) reference."""
+    """Fixed-point circuit outputs against the float reference (onnxruntime, or onnx's
+    reference evaluator). For a graph neither runs (``ExportedModel.reference == "none"``)
+    the samples still went through the circuit, but the errors are ``None``: not measured."""
 
     samples: int
-    max_abs_error: float
-    mean_abs_error: float
-    output_range: float
-    argmax_agreement: float
+    max_abs_error: float | None
+    mean_abs_error: float | None
+    output_range: float | None
+    argmax_agreement: float | None
+
+    @property
+    def checked(self) -> bool:
+        """Whether the circuit was compared with a float reference at all."""
+        return self.max_abs_error is not None
 
 
 class Circuit(_Artifact):

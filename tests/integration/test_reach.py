@@ -137,3 +137,50 @@ def test_the_gemm_forest_imports_with_the_fallback_reference_and_proves(
     # of their value, the float-cast graph too; compile warns that the outputs differ.)
     report = json.loads((d / "F" / "circuit.json").read_text())["quantization"]
     assert report["samples"] >= 3 and report["output_range"] == pytest.approx(1.0)
+
+
+def test_a_graph_no_reference_runs_imports_compiles_and_proves(tmp_path: Path) -> None:
+    """A Relu declared in the ai.onnx.ml domain: onnxruntime and onnx's reference evaluator
+    both refuse the graph, ezkl lays it out. The user is told plainly at each step and goes
+    on: import (reference "none"), compile (accuracy NOT CHECKED; the quick tuner keeps
+    ezkl's defaults, having nothing to judge a candidate by), setup, prove, verify; the
+    proven outputs are relu(x @ W) as numpy computes them."""
+    from zkml.errors import NoReferenceError
+    from zkml.model.reference import float_reference
+
+    w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]),
+         helper.make_node("Relu", ["h"], ["y"], domain="ai.onnx.ml")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "model.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(NoReferenceError) as refused:
+        float_reference(model.SerializeToString(), np.ones((1, 4), np.float32))
+    assert set(refused.value.reasons) == {"onnxruntime", "onnx-reference"}
+    x = [0.5, -0.2, 0.1, 0.9]
+    (tmp_path / "input.json").write_text(json.dumps({"input_data": [x]}))
+    np.save(tmp_path / "cal.npy", np.random.default_rng(1).uniform(-1, 1, size=(16, 1, 4)))
+    r = _zkml("import", "model.onnx", "--input", "input.json", "--calibration", "cal.npy",
+              "--dir", "B", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["reference"] == "none"
+    assert "no float reference could be computed" in r.stderr
+    r = _zkml("compile", "--dir", "B", "--tune", "quick", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "quantization: NOT CHECKED: no float reference runs this graph" in r.stdout
+    assert "no float reference to judge a candidate's accuracy by" in r.stdout
+    assert "were not compared with the model's" in r.stderr
+    report = json.loads((tmp_path / "B" / "circuit.json").read_text())["quantization"]
+    assert report["samples"] >= 2 and report["max_abs_error"] is None
+    for args in (("setup", "--dir", "B"), ("prove", "--dir", "B", "input.json", "-o", "b.json")):
+        r = _zkml(*args, cwd=tmp_path)
+        assert r.returncode == 0, (args, r.stderr)
+    r = _zkml("verify", "b.json", "--json", cwd=tmp_path)
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["valid"] is True, r.stdout + r.stderr
+    want = np.maximum(np.array([x], np.float32) @ w, 0).ravel()
+    np.testing.assert_allclose(out["outputs"], want, atol=1e-2)

@@ -21,7 +21,7 @@ from zkml._utils import (
 )
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
 from zkml.circuit.cost import max_logrows_for_memory
-from zkml.errors import CompileError, InputError, InputShapeError
+from zkml.errors import CompileError, InputError, InputShapeError, NoReferenceError
 from zkml.model import salt as _salt
 from zkml.model.export import run_onnx
 from zkml.model.inputs import coerce_inputs, unpack
@@ -205,6 +205,13 @@ def _warn_if_unfaithful(q: QuantizationReport, fraction: float = 0.05) -> None:
     """A proof verifies for what the circuit computes; if that is far from the float model
     (ezkl proves a bilinear Resize as nearest-neighbour, say, or the scales are too coarse),
     say so at compile time, before anyone trusts the outputs."""
+    if q.max_abs_error is None or q.output_range is None:
+        warnings.warn(UnfaithfulCircuitWarning(
+            "no float reference for this graph (neither onnxruntime nor onnx's reference "
+            "evaluator runs it): the circuit's outputs were not compared with the model's. "
+            "Proofs will verify for what the circuit computes; check a few outputs yourself."),
+            stacklevel=3)
+        return
     if q.output_range > 0 and q.max_abs_error > fraction * q.output_range:
         warnings.warn(UnfaithfulCircuitWarning(
             f"the circuit's outputs differ from the float model by up to {q.max_abs_error:.3g} "
@@ -338,6 +345,8 @@ def _quantization(
     errs: list[float] = []
     agree = 0
     lo_out, hi_out = np.inf, -np.inf
+    # a graph no engine runs is still laid out and checked against the range checks below
+    compare = exported is None or exported.reference != "none"
     for i in chosen:
         x = samples[i : i + 1].reshape(samples.shape[1:])
         data = tmp / f"{i}.input.json"
@@ -351,11 +360,20 @@ def _quantization(
                 f"calibration sample {i} does not fit the circuit ({e}); raise decomp_base or "
                 "decomp_legs, or lower the scales."
             ) from e
+        if not compare:
+            continue
         got = np.array(dequantize(_ezkl.witness_outputs(w)[0], scale))
-        ref = _reference(onnx_bytes, x, exported).reshape(-1)
+        try:
+            ref = _reference(onnx_bytes, x, exported).reshape(-1)
+        except NoReferenceError:
+            compare = False
+            continue
         errs.extend(np.abs(got - ref).tolist())
         agree += int(np.argmax(got) == np.argmax(ref))
         lo_out, hi_out = min(lo_out, float(ref.min())), max(hi_out, float(ref.max()))
+    if not compare:
+        return QuantizationReport(samples=len(chosen), max_abs_error=None, mean_abs_error=None,
+                                  output_range=None, argmax_agreement=None)
     return QuantizationReport(
         samples=len(chosen),
         max_abs_error=float(max(errs)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from zkml.cli.common import (
 from zkml.cli.common import emit as _emit
 from zkml.errors import InputError, ZkmlValueError
 from zkml.presets import PRESETS
+
+if TYPE_CHECKING:
+    from zkml.artifacts import QuantizationReport
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -186,9 +189,8 @@ def compile_cmd(
     _emit(circuit.model_dump(exclude={"exported"}), as_json,
           f"circuit {circuit.preset}: logrows {circuit.logrows}, rows {circuit.num_rows}, "
           f"scales in/params {circuit.input_scale}/{circuit.param_scale}\n"
-          f"  quantization: max abs error {q.max_abs_error:.4g} (output range "
-          f"{q.output_range:.4g}), argmax agreement {q.argmax_agreement:.0%} on {q.samples} "
-          f"samples\n  input range accepted: [{circuit.input_range[0]:.4g}, "
+          f"  quantization: {_quantization_text(q)}\n"
+          f"  input range accepted: [{circuit.input_range[0]:.4g}, "
           f"{circuit.input_range[1]:.4g}]" + ("  (cached)" if circuit.cache_hit else "")
           + _choice_text(circuit))
 
@@ -198,6 +200,14 @@ def _figures_text(f: Any) -> str:
     cols = f"{f.num_inner_cols} column{'s' if f.num_inner_cols != 1 else ''}"
     return (f"{at} {f.logrows}, {cols}, decomp {f.decomp}: estimated "
             f"prove {f.prove_seconds:.2f} s, peak {f.peak_memory_bytes / 1e9:.2f} GB")
+
+
+def _quantization_text(q: QuantizationReport) -> str:
+    if q.max_abs_error is None or q.output_range is None or q.argmax_agreement is None:
+        return (f"NOT CHECKED: no float reference runs this graph ({q.samples} samples went "
+                "through the circuit; compare a few proven outputs yourself)")
+    return (f"max abs error {q.max_abs_error:.4g} (output range {q.output_range:.4g}), argmax "
+            f"agreement {q.argmax_agreement:.0%} on {q.samples} samples")
 
 
 def _choice_text(circuit: Any) -> str:

@@ -134,7 +134,9 @@ def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, ca
     cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
     cand.max_abs_error = report.max_abs_error
     cand.argmax_agreement = report.argmax_agreement
-    cand.accurate = (report.max_abs_error <= bound.max_error_fraction * report.output_range
+    # no float reference: accuracy unknown, so never a reason to leave ezkl's defaults
+    cand.accurate = (report.max_abs_error is not None and report.output_range is not None
+                     and report.max_abs_error <= bound.max_error_fraction * report.output_range
                      and (not classifier or report.argmax_agreement == 1.0))
 
 

@@ -258,6 +258,10 @@ def tune_quick(
             c.skipped = (_NOT_CHEAPER if _cost(c, c.est_logrows) >= floor_cost else
                          "judged at the scale ezkl's own search found (below)")
     everything = [default, *layout_cands, *one_pass]
+    if best is None and default.max_abs_error is None:
+        return _c.TuneResult(default.config, default, default, everything, False,
+                             "quick: no float reference to judge a candidate's accuracy by: "
+                             "keeping ezkl's default settings")
     if best is None:
         return _c.TuneResult(default.config, default, default, everything, False,
                              f"quick: no accurate candidate cheaper than ezkl's default "
