@@ -203,6 +203,7 @@ def test_unfitted_estimator_and_bad_rows_are_refused(data: Data, tmp_path: Path)
 def _other_estimators() -> list[tuple[str, Any]]:
     from lightgbm import LGBMRegressor
     from sklearn import ensemble, linear_model, tree
+    from xgboost import XGBRegressor
 
     return [
         ("iris", linear_model.LogisticRegression(max_iter=5000)),  # softmax, 3 classes
@@ -213,6 +214,8 @@ def _other_estimators() -> list[tuple[str, Any]]:
         ("diabetes", tree.DecisionTreeRegressor(max_depth=4, random_state=0)),
         ("diabetes", ensemble.GradientBoostingRegressor(n_estimators=5, random_state=0)),
         ("diabetes", LGBMRegressor(n_estimators=5, verbose=-1)),
+        # XGBoost 3 writes base_score as a list, which hummingbird 0.4.12 cannot parse
+        ("diabetes", XGBRegressor(n_estimators=5, max_depth=3, random_state=0)),
     ]
 
 
@@ -230,7 +233,11 @@ def test_other_supported_estimators_export_faithfully(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X, y)
+        booster_config = est.get_booster().save_config() if hasattr(est, "get_booster") \
+            else None
         exported = zkml.export(est, X[0], tmp_path / "m.onnx", check_rows=X)
+        if booster_config is not None:  # the user's estimator is left as it was
+            assert est.get_booster().save_config() == booster_config
         width = 3 if data_name == "iris" else 1
         assert exported.input_shape == [1, X.shape[1]], type(est).__name__
         assert exported.output_shape == [1, width], type(est).__name__

@@ -43,8 +43,7 @@ __all__ = ["Estimator", "SUPPORTED", "export_estimator", "supported_names", "TOL
 #: (top-level package, class name) -> True for a classifier (probabilities are exported),
 #: False for a regressor (the prediction). Exact classes: hummingbird dispatches on the type.
 #: Each was checked against predict_proba / predict on breast-cancer, iris and diabetes. Left
-#: out: XGBRegressor (hummingbird 0.4.12 cannot parse XGBoost 3's base_score) and
-#: HistGradientBoostingRegressor (hummingbird's graph is off by ~1.7 on diabetes).
+#: out: HistGradientBoostingRegressor (hummingbird's graph is off by ~1.7 on diabetes).
 SUPPORTED: dict[tuple[str, str], bool] = {
     **{("sklearn", n): True for n in (
         "LogisticRegression", "DecisionTreeClassifier", "RandomForestClassifier",
@@ -54,6 +53,7 @@ SUPPORTED: dict[tuple[str, str], bool] = {
         "LinearRegression", "Ridge", "Lasso", "ElasticNet", "DecisionTreeRegressor",
         "RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor")},
     ("xgboost", "XGBClassifier"): True,
+    ("xgboost", "XGBRegressor"): False,
     ("lightgbm", "LGBMClassifier"): True,
     ("lightgbm", "LGBMRegressor"): False,
 }
@@ -155,6 +155,25 @@ def _xgb_margin_offset(model: Any) -> list[float] | None:
     return scores if any(s != 0.0 for s in scores) else None
 
 
+def _plain_base_score(model: Any) -> Any:
+    """A copy of an XGBoost regressor whose config gives base_score as a plain number.
+
+    hummingbird 0.4.12 applies a regressor's base_score itself but reads it with float(),
+    and XGBoost 3 writes a list ("[1.52E2]"). The copy's booster answers ``save_config`` with
+    the number (the user's estimator is left as it was).
+    """
+    import copy
+
+    clone = copy.deepcopy(model)
+    booster = clone.get_booster()
+    cfg = json.loads(booster.save_config())
+    param = cfg["learner"]["learner_model_param"]
+    param["base_score"] = str(float(str(param["base_score"]).strip("[] ").split(",")[0]))
+    text = json.dumps(cfg)
+    booster.save_config = lambda: text
+    return clone
+
+
 def _round_down_to_float32(t: np.ndarray) -> None:
     """In place: each threshold becomes the largest float32 not above it, so that for every
     float32 x, ``x <= t`` is unchanged when t is then stored as float32."""
@@ -207,10 +226,12 @@ def to_torch(model: Any, x: np.ndarray, *, correct_base_score: bool = True) -> t
     if pkg == "sklearn":
         model = _float32_thresholds(model)
     extra: dict[str, Any] = {}
-    if pkg == "xgboost" and correct_base_score:
+    if pkg == "xgboost" and classifier and correct_base_score:
         offset = _xgb_margin_offset(model)
         if offset is not None:
             extra[constants.BASE_PREDICTION] = offset
+    elif pkg == "xgboost":
+        model = _plain_base_score(model)
 
     def hummingbird(config: dict[str, Any]) -> torch.nn.Module:
         try:
