@@ -112,20 +112,14 @@ class ExportedModel(_Artifact):
 
 
 class QuantizationReport(_Artifact):
-    """Fixed-point circuit outputs against the float reference (onnxruntime, or onnx's
-    reference evaluator). For a graph neither runs (``ExportedModel.reference == "none"``)
-    the samples still went through the circuit, but the errors are ``None``: not measured."""
+    """Fixed-point circuit outputs against the float reference; ``None`` errors: a graph no
+    reference runs (``ExportedModel.reference == "none"``), whose samples only ran through."""
 
     samples: int
     max_abs_error: float | None
     mean_abs_error: float | None
     output_range: float | None
     argmax_agreement: float | None
-
-    @property
-    def checked(self) -> bool:
-        """Whether the circuit was compared with a float reference at all."""
-        return self.max_abs_error is not None
 
 
 class Circuit(_Artifact):

@@ -271,8 +271,11 @@ def tune_cmd(
             tail = (f"not calibrated (logrows >= {c['est_logrows']}): {c['skipped']}"
                     if c["skipped"] else f"failed: {c['error']}")
         else:
-            tail = (f"logrows {c['logrows']}  max err {(c['max_abs_error'] or 0):.3g}  "
-                    + ("ok" if c["accurate"] else "too coarse")
+            judged = c["max_abs_error"] is not None
+            tail = (f"logrows {c['logrows']}  "
+                    + (f"max err {c['max_abs_error']:.3g}  "
+                       + ("ok" if c["accurate"] else "too coarse") if judged
+                       else "accuracy not checked: no candidate needed it")
                     + (f"  prove {c['prove_s']:.2f}s" if c["prove_s"] else "")
                     + (f"  verify gas {c['verify_gas']:,}" if c.get("verify_gas") else ""))
         out.print(head + tail, highlight=False, markup=False)

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from zkml._progress import step
-from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle
+from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle, QuantizationReport
 from zkml.circuit.compile import (
     CompileConfig,
     UnfaithfulCircuitWarning,
@@ -27,7 +27,7 @@ from zkml.errors import CompileError, InputRangeError, ZkmlValueError
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "DEFAULT_GRID", "EZKL_DEFAULT",
            "GasMeter", "MODES", "TOLERANCE", "check_mode", "cost_estimate", "default_config",
-           "calibrate_candidate", "grid_configs", "label"]
+           "calibrate_candidate", "judge_candidate", "grid_configs", "label"]
 
 #: ``thorough``: calibrate up to 10 candidates and measure the best by setting up and proving
 #: them (minutes); ``quick``: layout estimates and at most two calibrations, no proof
@@ -115,8 +115,10 @@ class TuneResult:
 
 
 def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, cal: np.ndarray,
-               evals: np.ndarray, preset: str, bound: AccuracyBound, classifier: bool) -> None:
-    """Calibrate and compile ``cand`` (cached by content), then check it on ``evals``.
+               evals: np.ndarray, preset: str, bound: AccuracyBound, classifier: bool,
+               *, judge: bool = True) -> None:
+    """Calibrate and compile ``cand`` (cached by content), then (``judge``) check it on
+    ``evals``; without ``judge`` its accuracy is left unknown until :func:`judge_candidate`.
 
     The tuner's calibration hook: both modes calibrate through it (a test counts them)."""
     c = cand.config
@@ -125,13 +127,34 @@ def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, ca
             with warnings.catch_warnings():  # the accuracy bound judges candidates
                 warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
                 circuit = compile_model(exported, cal, preset=preset, config=c)
-            report = evaluate(circuit, evals)
+            report = evaluate(circuit, evals) if judge else None
         except (CompileError, InputRangeError) as e:
             cand.error = str(e).splitlines()[0][:200]
             return
     cand.circuit = circuit
     cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
     cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
+    if report is not None:
+        _judge(cand, report, bound, classifier)
+
+
+def judge_candidate(cand: Candidate, evals: np.ndarray, bound: AccuracyBound,
+                    classifier: bool) -> None:
+    """Check a calibrated candidate on ``evals`` (when :func:`calibrate_candidate` did not):
+    its error, argmax agreement and whether it is within ``bound``. A sample that does not fit
+    its ranges leaves its accuracy unknown (``error`` says why)."""
+    if cand.circuit is None or cand.max_abs_error is not None:
+        return
+    try:
+        report = evaluate(cand.circuit, evals)
+    except (CompileError, InputRangeError) as e:
+        cand.error = str(e).splitlines()[0][:200]
+        return
+    _judge(cand, report, bound, classifier)
+
+
+def _judge(cand: Candidate, report: QuantizationReport, bound: AccuracyBound,
+           classifier: bool) -> None:
     cand.max_abs_error = report.max_abs_error
     cand.argmax_agreement = report.argmax_agreement
     # no float reference: accuracy unknown, so never a reason to leave ezkl's defaults

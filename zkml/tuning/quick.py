@@ -149,8 +149,16 @@ def tune_quick(
         else:
             cand.est_rows, cand.est_logrows = got
 
-    def calibrate(cand: _c.Candidate, what: str) -> None:
-        _c.calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier)
+    def calibrate(cand: _c.Candidate, what: str, judge: bool = True) -> None:
+        _c.calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier,
+                               judge=judge)
+
+    def no_worse(cand: _c.Candidate) -> bool:
+        # the floor is judged on the held-out samples only when a candidate needs it (an
+        # inaccurate one): a witness per sample, seconds on a LeNet-size model
+        if not cand.accurate:
+            _c.judge_candidate(default, evals, bound, classifier)
+        return _no_worse(cand, default)
 
     # never more columns than ezkl's default; one column where the grid allows it
     cols = sorted({c for c in grid["num_inner_cols"] if c <= _c.EZKL_DEFAULT.num_inner_cols}
@@ -194,7 +202,8 @@ def tune_quick(
                                  "no proof)")
 
     # 3. the floor, then one-pass candidates predicted cheaper than it
-    calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)")
+    calibrate(default, "Tuning (quick): calibrating ezkl's default settings (the floor)",
+              judge=False)
     default.skipped = None
     if default.circuit is None or default.logrows is None:
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
@@ -232,7 +241,7 @@ def tune_quick(
     pending, refined = sorted(one_pass, key=rank), set[int]()
     best: _c.Candidate | None = None
     for c in layout_cands:  # calibrated before the floor: now judged against it
-        if c.logrows is not None and _no_worse(c, default) and _cost(c, c.logrows) < floor_cost:
+        if c.logrows is not None and _cost(c, c.logrows) < floor_cost and no_worse(c):
             best = c
     while pending:
         cand = pending.pop(0)
@@ -250,15 +259,15 @@ def tune_quick(
         else:
             spent += 1
             calibrate(cand, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(cand.config)}")
-            if _no_worse(cand, default) and _cost(cand, cand.logrows) < \
-                    (_cost(best, best.logrows) if best else floor_cost):
+            if cand.logrows is not None and _cost(cand, cand.logrows) < \
+                    (_cost(best, best.logrows) if best else floor_cost) and no_worse(cand):
                 best = cand
     for c in laid:
         if c.logrows is None and c.skipped is None:
             c.skipped = (_NOT_CHEAPER if _cost(c, c.est_logrows) >= floor_cost else
                          "judged at the scale ezkl's own search found (below)")
     everything = [default, *layout_cands, *one_pass]
-    if best is None and default.max_abs_error is None:
+    if best is None and default.circuit.quantization.max_abs_error is None:
         return _c.TuneResult(default.config, default, default, everything, False,
                              "quick: no float reference to judge a candidate's accuracy by: "
                              "keeping ezkl's default settings")
