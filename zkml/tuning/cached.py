@@ -34,7 +34,7 @@ def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset
     # samples as the compile stage reads them: packed rows for a model of several inputs
     cal = np.asarray(model_samples(calibration, exported), dtype=np.float64)
     ev = np.asarray(model_samples(eval_inputs, exported), dtype=np.float64)
-    return digest_of("tune/5", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
+    return digest_of("tune/6", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
                      sha256_bytes(ev.tobytes()), preset, base.model_dump(), bound.model_dump(),
                      grid, search, TIME_FIXED_COLUMNS, MEMORY_FIXED_COLUMNS, TOLERANCE)
 

@@ -19,7 +19,8 @@ tables (one column proved sk-svc at logrows 15 in 0.65x the time of two).
    lookup tables, also one and two scales lower: each halves them) and its rebase multiplier
    as logrows = max(layout, lookup table), priced by the cost model; the
    cheapest is laid out again at its own scale and multiplier (the first layout assumed the
-   fewest rows) and re-ranked, and those still predicted cheaper than the floor are
+   fewest rows), grown as much as the floor's rows grew from its layout to its calibrated
+   circuit, and re-ranked, and those still predicted cheaper than the floor are
    calibrated in one pass each, cheapest first (the higher scale first among equals), within
    ``max_calibrations``. One is kept if it is accurate (or, where ezkl's default itself misses
    the accuracy bound, no less accurate than it) and its calibrated cost is below the floor's;
@@ -70,24 +71,35 @@ _RESERVED_ROWS = 8
 _NOT_CHEAPER = "its fewest rows cannot beat ezkl's defaults"
 
 #: one-pass candidates laid out again at their own scale before calibrating (each well under
-#: a second; a calibration costs several)
-MAX_RELAYOUTS = 8
+#: a second; a calibration costs several, 13 s on the corpus's LSTM); never one calibrated
+#: on its first layout, which assumed the fewest rows (3x too few on that LSTM)
+MAX_RELAYOUTS = 24
+
+
+def _rows_at_scale(exported: ExportedModel, preset: str, config: CompileConfig, scale: int,
+                   rebase: int) -> int:
+    """The rows ezkl lays ``config`` out in at this scale and rebase multiplier."""
+    rows, _ = estimate_rows_of(Path(exported.onnx_path), preset=preset, config=config,
+                               overrides={"input_scale": scale, "param_scale": scale,
+                                          "scale_rebase_multiplier": rebase})
+    return rows
 
 
 def _relay_out(exported: ExportedModel, preset: str, cand: _c.Candidate,
-               tables: dict[int, int]) -> None:
-    """``cand``'s rows at its own scale and rebase multiplier; its logrows with the tables."""
+               tables: dict[int, int], growth: float) -> None:
+    """``cand``'s rows at its own scale and rebase multiplier, grown as the floor's grew from
+    its layout to its calibrated circuit; its logrows with the tables."""
     scale = (cand.config.scales or [0])[0]
     try:
-        rows, k = estimate_rows_of(Path(exported.onnx_path), preset=preset, config=cand.config,
-                                   overrides={"input_scale": scale, "param_scale": scale,
-                                              "scale_rebase_multiplier":
-                                              (cand.config.rebase_multipliers or [1])[0]})
+        rows = _rows_at_scale(exported, preset, cand.config, scale,
+                              (cand.config.rebase_multipliers or [1])[0])
     except CompileError as e:
         cand.error = str(e).splitlines()[0][:200]
         cand.est_logrows = 99  # never calibrated
         return
-    cand.est_rows, cand.est_logrows = rows, max(k, tables.get(scale, 0))
+    grown = math.ceil(rows * growth)
+    k = math.ceil(math.log2(max(grown, cand.config.decomp_base) + _RESERVED_ROWS))
+    cand.est_rows, cand.est_logrows = grown, max(k, tables.get(scale, 0))
 
 
 def _layout_key(c: CompileConfig) -> tuple[int, int, int, int]:
@@ -209,6 +221,15 @@ def tune_quick(
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
     found = _ezkl.read_settings(Path(default.circuit.settings_path))
     floor_cost = _cost(default, default.logrows)
+    # calibration lays some graphs out in more rows than gen_settings does at the same scale
+    # (an LSTM: 3x, as its lookups' ranges become known); a candidate's layout is assumed to
+    # grow as the floor's did, so such a model spends no calibration on a hopeless candidate
+    try:
+        laid_floor = _rows_at_scale(exported, preset, default.config, found.input_scale,
+                                    found.scale_rebase_multiplier)
+        growth = max(1.0, found.num_rows / max(laid_floor, 1))
+    except CompileError:
+        growth = 1.0
     steps = LOOKUP_SCALE_STEPS if found.lookup_entries else (0,)
     one_pass: list[_c.Candidate] = []
     tables: dict[int, int] = {}  # scale -> logrows its lookup tables need
@@ -252,9 +273,12 @@ def tune_quick(
             cand.skipped = "a cheaper candidate was chosen"
         elif spent >= max_calibrations:
             cand.skipped = f"calibration budget ({max_calibrations}) spent"
-        elif id(cand) not in refined and len(refined) < MAX_RELAYOUTS:
+        elif id(cand) not in refined:
+            if len(refined) >= MAX_RELAYOUTS:
+                cand.skipped = f"not laid out at its scale (budget of {MAX_RELAYOUTS} spent)"
+                continue
             refined.add(id(cand))
-            _relay_out(exported, preset, cand, tables)
+            _relay_out(exported, preset, cand, tables, growth)
             pending = sorted([*pending, cand], key=rank)
         else:
             spent += 1
