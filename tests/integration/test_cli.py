@@ -163,7 +163,8 @@ def test_cli_tune_then_compile(tmp_path: Path, cost_clock: CostClock) -> None:
     for c in cands:
         if c["logrows"] is not None:  # the layout estimate is a lower bound on logrows
             assert c["est_logrows"] <= c["logrows"], c
-        if c["decomp"] == "16384^2":  # the defaults' table: no cheaper layout, never calibrated
+        if c["decomp"] == "16384^2" and c["cols"] >= 2:
+            # the defaults' table and at least their columns: never cheaper, never calibrated
             assert c["logrows"] is None and "cannot beat" in c["skipped"], c
     calibrated = [c for c in cands if c["logrows"] is not None]
     assert 1 <= len(calibrated) < len(cands)
