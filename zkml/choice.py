@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CostFigures", "SettingsChoice"]
+__all__ = ["CostFigures", "SettingsChoice", "columns_text"]
 
 
 class _Record(BaseModel):
@@ -36,3 +36,8 @@ class SettingsChoice(_Record):
     chosen: CostFigures
     chose: Literal["ezkl-default", "zkml"]
     reason: str
+
+
+def columns_text(n: int) -> str:
+    """``"1 column"``, ``"2 columns"``: how the reasons and the CLI name a column count."""
+    return f"{n} column{'s' if n != 1 else ''}"

@@ -197,8 +197,9 @@ def compile_cmd(
 
 def _figures_text(f: Any) -> str:
     at = "logrows" if f.calibrated else "logrows >="
-    cols = f"{f.num_inner_cols} column{'s' if f.num_inner_cols != 1 else ''}"
-    return (f"{at} {f.logrows}, {cols}, decomp {f.decomp}: estimated "
+    from zkml.choice import columns_text
+
+    return (f"{at} {f.logrows}, {columns_text(f.num_inner_cols)}, decomp {f.decomp}: estimated "
             f"prove {f.prove_seconds:.2f} s, peak {f.peak_memory_bytes / 1e9:.2f} GB")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from zkml import _ezkl
 from zkml._progress import step
 from zkml.artifacts import Circuit, ExportedModel
-from zkml.choice import CostFigures, SettingsChoice
+from zkml.choice import CostFigures, SettingsChoice, columns_text
 from zkml.circuit.compile import CompileConfig, compile_model
 from zkml.circuit.cost import estimate_cost, max_logrows_for_memory
 from zkml.tuning.common import EZKL_DEFAULT, default_config
@@ -64,10 +64,6 @@ def bound_figures() -> CostFigures:
                        peak_memory_bytes=est.peak_memory_bytes, calibrated=False)
 
 
-def _cols(n: int) -> str:
-    return f"{n} column{'s' if n != 1 else ''}"
-
-
 def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB"
 
@@ -93,7 +89,7 @@ def settle(exported: ExportedModel, samples: np.ndarray, chosen: Circuit, *, pre
     if mine.num_inner_cols <= EZKL_DEFAULT.num_inner_cols and mine.logrows <= RANGE_TABLE_LOGROWS:
         return chosen.model_copy(update={"choice": SettingsChoice(
             mode=mode, ezkl_default=bound_figures(), chosen=mine, chose="zkml",  # type: ignore[arg-type]
-            reason=f"{lead}logrows {mine.logrows} with {_cols(mine.num_inner_cols)}: never "
+            reason=f"{lead}logrows {mine.logrows} with {columns_text(mine.num_inner_cols)}: never "
                    f"dearer than ezkl's default, whose range table alone needs logrows >= "
                    f"{RANGE_TABLE_LOGROWS}")})
     floor = ezkl_default_circuit(exported, samples, preset=preset, base=base)
@@ -110,8 +106,8 @@ def settle(exported: ExportedModel, samples: np.ndarray, chosen: Circuit, *, pre
         time_text = (f"estimated prove {mine.prove_seconds:.2f} s vs "
                      f"{ref.prove_seconds:.2f} s")
     lighter = mine.peak_memory_bytes <= ref.peak_memory_bytes
-    compared = (f"logrows {mine.logrows} / {_cols(mine.num_inner_cols)} vs ezkl's default "
-                f"logrows {ref.logrows} / {_cols(ref.num_inner_cols)}: {time_text}, "
+    compared = (f"logrows {mine.logrows} / {columns_text(mine.num_inner_cols)} vs ezkl's default "
+                f"logrows {ref.logrows} / {columns_text(ref.num_inner_cols)}: {time_text}, "
                 f"estimated peak {_gb(mine.peak_memory_bytes)} vs {_gb(ref.peak_memory_bytes)}")
     if faster and lighter:
         return chosen.model_copy(update={"choice": SettingsChoice(

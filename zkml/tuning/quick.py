@@ -29,7 +29,6 @@ tables (one column proved sk-svc at logrows 15 in 0.65x the time of two).
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import numpy as np
 from zkml import _ezkl
 from zkml._progress import step
 from zkml.artifacts import ExportedModel
+from zkml.choice import columns_text
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import relative_cost
 from zkml.circuit.layout import estimate_rows, estimate_rows_of
@@ -108,10 +108,6 @@ def _layout_key(c: CompileConfig) -> tuple[int, int, int, int]:
 
 def _cost(cand: _c.Candidate, logrows: int | None) -> float:
     return relative_cost(cand.config.num_inner_cols, logrows or 99)
-
-
-def _cols(n: int) -> str:
-    return f"{n} column{'s' if n != 1 else ''}"
 
 
 def _no_worse(cand: _c.Candidate, default: _c.Candidate) -> bool:
@@ -208,7 +204,7 @@ def tune_quick(
                     c.skipped = "a cheaper candidate was chosen"
             return _c.TuneResult(first.config, default, first, [default, *layout_cands], True,
                                  f"quick: logrows {first.logrows} with "
-                                 f"{_cols(first.config.num_inner_cols)} vs ezkl's default "
+                                 f"{columns_text(first.config.num_inner_cols)} vs ezkl's default "
                                  f"logrows >= {RANGE_TABLE_LOGROWS} (its range table), max "
                                  f"error {first.max_abs_error:.3g} ({spent} calibration(s), "
                                  "no proof)")
@@ -235,12 +231,10 @@ def tune_quick(
     tables: dict[int, int] = {}  # scale -> logrows its lookup tables need
     # ezkl's found rebase multiplier only: another one at its scale overflowed the range
     # checks on the corpus (convt-decoder: 10 at scale 13), and the retry then searched
-    rebases = [found.scale_rebase_multiplier]
+    rebase = found.scale_rebase_multiplier
     for lay in [c for c in layout_cands if c.est_logrows is not None] + [default]:
-        for scale, rebase in itertools.product(
-                [found.input_scale - k for k in steps], rebases):
-            if lay is default and (scale, rebase) == (found.input_scale,
-                                                      found.scale_rebase_multiplier):
+        for scale in (found.input_scale - k for k in steps):
+            if lay is default and scale == found.input_scale:
                 continue  # the floor itself
             table = found.lookup_entries / 2.0 ** (found.input_scale - scale)
             tables[scale] = math.ceil(math.log2(table + _RESERVED_ROWS)) if table else 0
@@ -249,12 +243,10 @@ def tune_quick(
                                               "rebase_multipliers": [rebase]}),
                 est_rows=lay.est_rows, est_logrows=max(lay.est_logrows or 0, tables[scale])))
 
-    def rank(c: _c.Candidate) -> tuple[float, int, int, int]:
-        # among equal predictions: the higher scale (accuracy), ezkl's own rebase multiplier,
-        # the larger decomposition base (fewer rows than laid out is likelier)
-        return (_cost(c, c.est_logrows), -(c.config.scales or [0])[0],
-                (c.config.rebase_multipliers or [0])[0] != found.scale_rebase_multiplier,
-                -c.config.decomp_base)
+    def rank(c: _c.Candidate) -> tuple[float, int, int]:
+        # among equal predictions: the higher scale (accuracy), then the larger decomposition
+        # base (fewer rows than laid out is likelier)
+        return (_cost(c, c.est_logrows), -(c.config.scales or [0])[0], -c.config.decomp_base)
 
     # cheapest prediction first; before its calibration a candidate is laid out again at its
     # own scale and rebase multiplier (the first layout assumed the fewest rows calibration
@@ -299,11 +291,12 @@ def tune_quick(
         return _c.TuneResult(default.config, default, default, everything, False,
                              f"quick: no accurate candidate cheaper than ezkl's default "
                              f"(logrows {default.logrows}, "
-                             f"{_cols(default.config.num_inner_cols)}) within "
+                             f"{columns_text(default.config.num_inner_cols)}) within "
                              f"{max_calibrations} calibration(s): keeping ezkl's default "
                              "settings")
     return _c.TuneResult(best.config, default, best, everything, True,
-                         f"quick: logrows {best.logrows} with {_cols(best.config.num_inner_cols)} "
-                         f"vs ezkl's default logrows {default.logrows} with "
-                         f"{_cols(default.config.num_inner_cols)}, max error "
+                         f"quick: logrows {best.logrows} with "
+                         f"{columns_text(best.config.num_inner_cols)} vs ezkl's default logrows "
+                         f"{default.logrows} with "
+                         f"{columns_text(default.config.num_inner_cols)}, max error "
                          f"{best.max_abs_error:.3g} ({spent} calibration(s), no proof)")
