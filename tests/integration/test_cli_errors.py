@@ -62,6 +62,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.save(w / "cal_bad.npy", np.zeros((5, 3)))
     np.save(w / "text.npy", np.array(["a", "b"]))
     (w / "good.jsonl").write_text("[[0.1, 0.2, 0.3, 0.4]]\n")
+    (w / "bad_label.csv").write_text("f1,label\n0.1,x\n")
+    (w / "labelled.csv").write_text("f1,f2,f3,f4,label\n0.1,0.2,0.3,0.4,1\n")
     (w / "bad.jsonl").write_text('[[0.1, 0.2, 0.3, 0.4]]\n{"id": "x", "input": [1,\n')
     corrupt = w / "corrupt"
     corrupt.mkdir()
@@ -348,7 +350,34 @@ ROWS: list[tuple[str, str, bool]] = [
     ("split verify --dir empty missing.json", "no such file; give a split bundle", False),
     ("split deploy --dir empty", "run `zkml split setup --dir empty` first", False),
     ("split verify-onchain --dir empty garbage.json --rpc-url http://127.0.0.1:9",
-     "run `zkml split deploy --dir empty` first", False),
+     "run `zkml split deploy --dir empty` first", False),    # claims
+    ("claim commit missing.csv --dir empty", "no such file; give a labelled evaluation set",
+     True),
+    ("claim commit good.jsonl --dir empty", "run `zkml setup --dir empty` first", True),
+    ("claim commit garbage.json --dir twokeys", "unknown format '.json'", False),
+    ("claim commit bad_label.csv --dir twokeys", "line 2: label 'x' is not a class number",
+     False),
+    ("claim commit labelled.csv --dir twokeys --label-column y", "no column 'y'", False),
+    ("claim commit labelled.csv --dir twokeys --opening garbage.json",
+     "garbage.json exists: it opens a set you may have published", True),
+    ("claim commit labelled.csv --dir twokeys --opening new.json",
+     "a claim needs the committed-input preset", True),
+    ("claim prove --dir twokeys --opening missing.json", "give the set opening from `zkml "
+     "claim commit`", True),
+    ("claim prove --dir twokeys --opening garbage.json", "not an evaluation-set opening", False),
+    ("claim prove --dir twokeys --opening bundle.json", "not an evaluation-set opening (format "
+     "'zkml-proof-bundle/1'", False),
+    ("claim prove --dir twokeys --backend gpu", "--backend 'gpu': give local or ray", False),
+    ("claim prove --dir twokeys --workers 0", "--workers 0: give 1 or more", False),
+    ("claim verify missing --package empty", "no such claim", True),
+    ("claim verify garbage.json --package empty", "not a claim", False),
+    ("claim verify bundle.json --package empty", "not a claim (format is not", False),
+    ("claim verify garbage.json", "give the model's --package (or --keys)", True),
+    ("claim verify garbage.json --package empty --set missing.json",
+     "no such file; give the set commitment", False),
+    ("claim open missing.json garbage.json", "no such file; give the set commitment", True),
+    ("claim open garbage.json garbage.json", "not an evaluation-set commitment", False),
+    ("claim open", "Missing argument", False),
 ]
 
 

@@ -19,6 +19,7 @@ import typer
 
 from zkml.cli import (
     chain,
+    claim,
     commitment,
     consent,
     demo,
@@ -54,6 +55,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(consent.app, name="consent")
 app.add_typer(commitment.app, name="commitment")
 app.add_typer(split.app, name="split")
+app.add_typer(claim.app, name="claim")
 
 
 def version_text() -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -144,15 +143,6 @@ def prove_batch_cmd(
     """Prove many inputs (one bundle each, plus a manifest); resumable. Exit code 1 if any
     input failed, or (with --consent-dir) any input was not recorded for want of a valid
     consent."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from zkml.artifacts import ModelRegistration
     from zkml.errors import ZkmlValueError
     from zkml.proof.batch import prove_batch, read_inputs
@@ -179,23 +169,11 @@ def prove_batch_cmd(
             raise ZkmlValueError("this model records inferences only with the data owners' "
                                  "consent: prove first, collect a consent per bundle (`zkml "
                                  "consent sign --bundle`), then pass --consent-dir DIR.")
-    cols = (TextColumn("proving"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn())
+    from zkml.cli._bar import proof_bar
     from zkml.cli._dir import load_keys
 
     keys = load_keys(dir)
-    with Progress(*cols, console=err, transient=as_json) as bar:
-        task = bar.add_task("prove", total=None, rate="")
-        t0 = time.perf_counter()
-
-        def on_result(entry: Any, done: int, total: int) -> None:
-            rate = 60 * done / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:.1f} proofs/min")
-            if entry.status == "error":
-                bar.console.print(f"[red]✗[/red] {entry.input_id}: {entry.error_type}: "
-                                  f"{entry.error}", markup=True, highlight=False)
-
+    with proof_bar(as_json) as on_result:
         res = prove_batch(keys, items, out_dir, backend=backend,  # type: ignore[arg-type]
                           address=address, workers=workers,
                           max_memory=int(max_memory * 1e9) if max_memory else None,

@@ -15,7 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from zkml._utils import atomic_write_bytes, atomic_write_json, sha256_file
 from zkml.artifacts import Keys, ProofBundle, save_artifact
-from zkml.errors import InputError, ZkmlError, ZkmlValueError
+from zkml.errors import ZkmlError, ZkmlValueError
+from zkml.proof.batch_inputs import read_inputs
 from zkml.proof.commitment import CommitmentOpening, write_opening
 
 __all__ = ["prove_batch", "read_inputs", "BatchResult", "ManifestEntry", "estimate_proof_memory"]
@@ -68,63 +69,6 @@ class BatchResult:
         return 60.0 * self.proved / self.elapsed if self.elapsed > 0 else 0.0
 
 
-# Inputs -----------------------------------------------------------------------------------
-
-def read_inputs(source: str | Path) -> list[tuple[str, Any]]:
-    """Read a batch: a .jsonl file (a list, or {"id": ..., "input": ...} per line), an .npy
-    array (one input per row), or a directory of .json / .npy files (id = file stem).
-
-    For a model with several graph inputs each input is one value per graph input: a dict
-    by input name, a list in the graph's order, ezkl's {"input_data": [...]}, or a packed
-    .npy row; it is checked when proved, so a bad row is that row's error
-    (``zkml.model.inputs.coerce_inputs``).
-
-    Raises:
-        InputError: the source is missing or unreadable, or a .jsonl line is not JSON (its
-            line number is named: fix it before any proof is made).
-    """
-    src = Path(source)
-    if src.is_dir():
-        files = sorted(p for p in src.iterdir() if p.suffix in {".json", ".npy"})
-        if not files:
-            raise InputError(f"{src}: no .json or .npy input files in this directory.")
-        return [(p.stem, str(p)) for p in files]
-    if not src.is_file():
-        raise InputError(f"{src}: no such file or directory; give a .jsonl or .npy file, or "
-                         "a directory of .json/.npy inputs.")
-    if src.suffix == ".npy":
-        try:
-            arr = np.load(src, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{src}: not a readable .npy array ({e}).") from e
-        if arr.ndim == 0:
-            raise InputError(f"{src}: a single number; give one input per row, shaped "
-                             "(n, *input_shape).")
-        return [(f"row-{i:05d}", arr[i]) for i in range(len(arr))]
-    out: list[tuple[str, Any]] = []
-    try:
-        text = src.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{src}: not a readable .jsonl text file ({e}); give one JSON input "
-                         "per line, a .npy file or a directory.") from e
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"{src}, line {n}: not JSON ({e}); each line must be a JSON list "
-                             'or {"id": ..., "input": [...]}: fix or remove that line.') from e
-        if isinstance(item, dict) and "input" in item:
-            out.append((str(item.get("id", f"line-{n:05d}")), item["input"]))
-        else:
-            out.append((f"line-{n:05d}", item))
-    ids = [i for i, _ in out]
-    if len(set(ids)) != len(ids):
-        raise InputError(f"{src}: input ids are not unique; give each line its own \"id\".")
-    return out
-
-
 def estimate_proof_memory(keys: Keys) -> int:
     """Peak bytes of one proof, from the proving-key size (measured: ~2.4x pk + 0.3 GB)."""
     return int(0.3e9 + 2.5 * os.path.getsize(keys.pk_path))
@@ -132,8 +76,17 @@ def estimate_proof_memory(keys: Keys) -> int:
 
 # Work units --------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Salted:
+    """An input whose committed-input salt was fixed in advance (pickled to the workers)."""
+
+    value: Any
+    salt: list[int]
+
+
 def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[str, Any]:
-    """Prove one input; never raises for a bad input (the error goes into the result)."""
+    """Prove one input; never raises for a bad input (the error goes into the result).
+    ``value`` is a :class:`_Salted` when the salt was committed in advance."""
     import warnings
 
     from zkml.proof.prove import prove_with_opening
@@ -142,8 +95,11 @@ def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[
     warnings.simplefilter("ignore")
     keys = Keys.model_validate_json(keys_json)
     t0 = time.perf_counter()
+    salt = None
+    if isinstance(value, _Salted):
+        value, salt = value.value, value.salt
     try:
-        bundle, opening = prove_with_opening(keys, value)
+        bundle, opening = prove_with_opening(keys, value, salt=salt)
     except ZkmlError as e:
         return {"input_id": input_id, "error": str(e), "error_type": type(e).__name__}
     result: dict[str, Any] = {"input_id": input_id, "bundle": bundle.model_dump_json(),
@@ -255,6 +211,8 @@ def _ray_stream(ray: Any, task: Any, head: tuple[Any, ...], todo: list[tuple[str
 
 
 def _portable(v: Any) -> Any:
+    if isinstance(v, _Salted):
+        return _Salted(_portable(v.value), v.salt)
     return v.tolist() if isinstance(v, np.ndarray) else v
 
 
@@ -331,6 +289,7 @@ def prove_batch(
     max_memory: int | None = None,
     verify: bool = False,
     on_result: Callable[[ManifestEntry, int, int], None] | None = None,
+    salts: Mapping[str, Sequence[int]] | None = None,
 ) -> BatchResult:
     """Prove every input of a batch, one bundle each, with a manifest; resumable.
 
@@ -347,6 +306,9 @@ def prove_batch(
             per-proof estimate (:func:`estimate_proof_memory`).
         verify: verify every bundle after proving.
         on_result: called after each input with (entry, done, total), e.g. for progress.
+        salts: committed-input only: input id -> the salt its proof must commit with (a
+            committed evaluation set, zkml/claims); by default each proof draws a fresh one.
+            With salts no opening file is written: the caller already holds each opening.
 
     Returns:
         A :class:`BatchResult`; the manifest is at ``out_dir/manifest.json``.
@@ -363,6 +325,12 @@ def prove_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = read_inputs(inputs) if isinstance(inputs, (str, Path)) else list(inputs)
+    if salts is not None:
+        missing = [i for i, _ in items if i not in salts]
+        if missing:
+            raise ZkmlValueError(f"no salt for input(s) {', '.join(missing[:5])}: give one "
+                                 "per input, or none.")
+        items = [(i, _Salted(v, [int(k) for k in salts[i]])) for i, v in items]
     n_workers = max(1, workers or os.cpu_count() or 1)
     per_proof = estimate_proof_memory(keys)
     if max_memory is not None:
@@ -402,7 +370,7 @@ def prove_batch(
         if "bundle" in res:
             bundle = ProofBundle.model_validate_json(res["bundle"])
             opening = None
-            if res.get("opening"):
+            if res.get("opening") and salts is None:  # else the caller holds the openings
                 opening = str(write_opening(CommitmentOpening.model_validate_json(
                     res["opening"]), out / f"{i}.opening.json"))
             path = save_artifact(bundle, out / f"{i}.bundle.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, ProofBundle
-from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError
+from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError, ZkmlValueError
 from zkml.model.inputs import coerce_inputs, unpack
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
@@ -156,16 +157,27 @@ def prove(keys: Keys, value: Any, *, opening_path: str | Path | None = None) -> 
     return bundle
 
 
-def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentOpening | None]:
+def prove_with_opening(keys: Keys, value: Any, *, salt: Sequence[int] | None = None
+                       ) -> tuple[ProofBundle, CommitmentOpening | None]:
     """Like :func:`prove`, also returning the commitment's opening (``committed-input``; else
     None). The opening is private: keep it out of anything shared (:func:`write_opening`).
 
+    ``salt`` (``committed-input`` only): the salt committed to in advance (a committed
+    evaluation set, zkml/claims), instead of a fresh one; never reuse a salt for another
+    input's proof.
+
     Raises:
-        the same errors as :func:`prove`.
+        the same errors as :func:`prove`; ZkmlValueError: a salt for a preset that commits
+        to no input, or a malformed salt.
     """
     parts = check_inputs(keys, value)
     c = keys.circuit
     commits = get_preset(c.preset).commits_input
+    if salt is not None:
+        if not commits:
+            raise ZkmlValueError(f"preset {c.preset!r} commits to no input: a salt means "
+                                 "nothing to it; compile with preset committed-input.")
+        salt_values(salt, c.input_scale)  # checks length and range
     cache.ensure_intact(c.dir, "compiled circuit files")
     cache.ensure_intact(keys.dir, "proving/verifying keys")
     cache.ensure_file_hash(keys.srs_path, keys.srs_sha256, "SRS file")
@@ -182,7 +194,7 @@ def prove_with_opening(keys: Keys, value: Any) -> tuple[ProofBundle, CommitmentO
             p.reshape(-1).astype(spec.dtype).astype(np.float64) if commits else p.reshape(-1)
             for p, spec in zip(parts, c.exported.inputs, strict=True)])
         values = flat.tolist()
-        salt = draw_salt() if commits else []
+        salt = (list(salt) if salt is not None else draw_salt()) if commits else []
         _ezkl.write_input(data, [values + salt_values(salt, c.input_scale)] if commits
                           else [p.reshape(-1).tolist() for p in parts])
         # the vk and SRS only matter to KZG-committed tensors; loading them costs a plain
