@@ -290,3 +290,24 @@ def test_cli_commit_prove_verify_open(made: Made, tmp_path: Path) -> None:
     (c / "claim.json").write_text(json.dumps(claim))
     text = run("claim", "verify", str(c), "--keys", str(d / "keys.json"), code=1)
     assert "INVALID" in text and "metric accuracy: the claim says 1.0" in text
+
+
+def test_the_example_runs_and_its_public_files_hold_no_private_value(tmp_path: Path) -> None:
+    """examples/claim_breast_cancer.py, on 4 held-out rows: every public file it leaves
+    (set commitment, claim folder, package) is scanned for the features of the PRIVATE set."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "claim_breast_cancer.py"
+    res = subprocess.run([sys.executable, str(example), "--dir", str(tmp_path), "--limit",
+                          "4"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "valid: 4 proofs" in res.stdout
+    rows = (tmp_path / "eval.csv").read_text().splitlines()[1:]
+    features = {v for r in rows for v in r.split(",")[:30]}
+    public = [tmp_path / "set.json", *(tmp_path / "claim").rglob("*.json"),
+              *(tmp_path / "package").rglob("*")]
+    text = "\n".join(p.read_text(errors="ignore") for p in public if p.is_file())
+    leaked = sorted(v for v in features if v.lstrip("-") in text and len(v) > 6)
+    assert not leaked, f"private feature values in public files: {leaked[:5]}"
+    assert stat.S_IMODE((tmp_path / "set.opening.json").stat().st_mode) == 0o600
