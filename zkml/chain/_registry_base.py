@@ -1,6 +1,7 @@
-"""The InferenceRegistry contract's plumbing: compiled artifact, custom errors, statement ids.
+"""The registry contracts' plumbing: compiled artifacts, custom errors, statement ids.
 
-Shared by the registry's write side (``registry``) and read side (``audit``).
+Shared by the InferenceRegistry's write side (``registry``) and read side (``audit``), and by
+the ClaimRegistry's client (``claims``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from eth_utils.crypto import keccak
 from zkml import _solc, cache
 from zkml._utils import digest_of
 from zkml.artifacts import RegistryDeployment
-from zkml.chain.evm import Chain, Reverted
+from zkml.chain.evm import BlockTag, Chain, Reverted
 from zkml.errors import ChainError, RegistryError
 
 __all__ = ["REASONS", "NONE", "inference_id", "consented_inference_id", "compiled", "contract",
@@ -51,27 +52,43 @@ REASONS = {
     "MalleableSignature": "malleable signature",
     "InvalidSignature": "invalid signature",
     "SignerNotOwner": "signer is not the owner",
+    # proven model claims (zkml.chain.claims, ClaimRegistry.sol)
+    "SetAlreadyCommitted": "set already committed",
+    "ZeroSamples": "empty set",
+    "SetNotCommitted": "set not committed",
+    "SetCommittedThisBlock": "set committed in the same block",
+    "SampleCountMismatch": "sample count mismatch",
+    "MetricsLengthMismatch": "metrics length mismatch",
+    "ClaimAlreadyRecorded": "claim already recorded",
+    "RegistryNotAContract": "registry is not a contract",
 }
 NONE = 0xFFFF
 
 
-def _source() -> str:
-    return resources.files("verifier_contracts").joinpath("InferenceRegistry.sol").read_text()
+#: contract name -> the cache tag of its compiled artifact
+_CACHE_TAGS = {"InferenceRegistry": "registry/1", "ClaimRegistry": "claim-registry/1"}
 
 
-def compiled() -> dict[str, Any]:
-    src = _source()
+def _source(name: str) -> str:
+    return resources.files("verifier_contracts").joinpath(f"{name}.sol").read_text()
+
+
+def compiled(name: str = "InferenceRegistry") -> dict[str, Any]:
+    """The ABI and bytecode of ``verifier_contracts/<name>.sol`` (contract ``name``), compiled
+    with the pinned solc once and cached by source and compiler version."""
+    src = _source(name)
     version = _solc.solc_version()
 
     def build(tmp: Path) -> dict[str, object]:
-        out = _solc.compile_standard({"InferenceRegistry.sol": src})
-        art = out["contracts"]["InferenceRegistry.sol"]["InferenceRegistry"]
+        out = _solc.compile_standard({f"{name}.sol": src})
+        art = out["contracts"][f"{name}.sol"][name]
         (tmp / "compiled.json").write_text(json.dumps({
             "abi": art["abi"], "bytecode": "0x" + art["evm"]["bytecode"]["object"],
         }))
         return {"solc": version}
 
-    entry = cache.get_or_build("contracts", digest_of("registry/1", src, version), build)
+    tag = _CACHE_TAGS.get(name, f"{name}/1")
+    entry = cache.get_or_build("contracts", digest_of(tag, src, version), build)
     data: dict[str, Any] = json.loads(entry.file("compiled.json").read_text())
     data["solc"] = version
     return data
@@ -107,11 +124,11 @@ def contract(chain: Chain, reg: RegistryDeployment) -> Any:
     return chain.contract(reg.address, reg.abi)
 
 
-def send(chain: Chain, reg: RegistryDeployment, fn: Any, action: str, gas: int | None = None
-          ) -> Any:
+def send(chain: Chain, reg: RegistryDeployment, fn: Any, action: str, gas: int | None = None,
+         block: BlockTag = None) -> Any:
     try:
         # estimated unless given: a split model's verifier runs K verifiers (3.6M gas and up)
-        return chain.transact(fn, gas=gas, preflight=True)
+        return chain.transact(fn, gas=gas, preflight=True, block=block)
     except Reverted as e:
         raise registry_error(reg, e, action) from e
 

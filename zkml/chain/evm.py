@@ -12,7 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_account import Account
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
@@ -38,6 +38,8 @@ __all__ = [
 from zkml.chain import DEFAULT_KEY_ENV
 
 EMBEDDED = "embedded"
+#: the state a call or a gas estimate runs on (None: the node's default, "latest")
+BlockTag = Literal["latest", "pending"] | None
 _EMBEDDED_GAS_LIMIT = 30_000_000
 
 
@@ -97,37 +99,44 @@ class Chain:
         except Exception as e:
             raise _failure(self.label, "reading the chain id", e) from e
 
-    def _gas(self, fn: Any, gas: int | None) -> int:
+    def _gas(self, fn: Any, gas: int | None, block: BlockTag = None) -> int:
         if gas is not None:
             return gas
         if self.embedded:  # py-evm's estimation takes seconds; the block limit is generous
             return _EMBEDDED_GAS_LIMIT // 2
         try:
-            return math.ceil(int(fn.estimate_gas({"from": self.account})) * 1.2)
+            return math.ceil(int(fn.estimate_gas({"from": self.account},
+                                                 block_identifier=block)) * 1.2)
         except Exception as e:
             if _is_revert(e):
                 raise Reverted(f"{self.label}: the call would revert", _revert_data(e)) from e
             raise _failure(self.label, "gas estimation", e) from e
 
-    def call(self, fn: ContractFunction, *, gas: int | None = 10_000_000) -> Any:
-        """eth_call; a revert raises :class:`Reverted` with its data."""
+    def call(self, fn: ContractFunction, *, gas: int | None = 10_000_000,
+             block: BlockTag = None) -> Any:
+        """eth_call (on ``block``: None is the node's default, "latest"); a revert raises
+        :class:`Reverted` with its data."""
         try:
-            return fn.call({"from": self.account, "gas": gas} if gas else {"from": self.account})
+            return fn.call({"from": self.account, "gas": gas} if gas else {"from": self.account},
+                           block_identifier=block)
         except Exception as e:
             if _is_revert(e):
                 raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
             raise _failure(self.label, "a call", e) from e
 
-    def transact(self, fn: Any, *, gas: int | None = None, preflight: bool = False) -> Any:
+    def transact(self, fn: Any, *, gas: int | None = None, preflight: bool = False,
+                 block: BlockTag = None) -> Any:
         """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`.
 
         With ``preflight``, the call is simulated first so a revert carries its reason (a
-        mined failed transaction returns no revert data).
+        mined failed transaction returns no revert data). ``block`` is the state the preflight
+        and the gas estimate run on: "pending" when the contract compares the block number
+        with one just written (a call on "latest" runs with the latest block's number).
         """
         if preflight:
-            self.call(fn, gas=gas or _EMBEDDED_GAS_LIMIT // 2)
+            self.call(fn, gas=gas or _EMBEDDED_GAS_LIMIT // 2, block=block)
         try:
-            tx = fn.transact({"from": self.account, "gas": self._gas(fn, gas)})
+            tx = fn.transact({"from": self.account, "gas": self._gas(fn, gas, block)})
             receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
         except Reverted:
             raise

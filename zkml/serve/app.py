@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zkml.serve import charts
 from zkml.serve.checks import MAX_UPLOAD, check_upload
+from zkml.serve.claims import claims_router
 from zkml.serve.store import BadQuery, Filters, Store, parse_time
 from zkml.version import __version__
 
@@ -204,6 +205,8 @@ def create_app(store: Store, *, background: Background | None = None,
             version=__version__, **ctx)
         return HTMLResponse(html, status_code=status)
 
+    app.include_router(claims_router(store, page))
+
     @app.exception_handler(BadQuery)
     def _bad(request: Request, e: BadQuery) -> Response:
         if request.url.path.startswith("/api/"):
@@ -225,7 +228,8 @@ def create_app(store: Store, *, background: Background | None = None,
     async def model_page(model: str) -> HTMLResponse:
         m = store.model(model)
         recent, total = store.inferences(Filters(model=m["model_id"]), per_page=10)
-        return page("model.html", m=m, recent=recent, total=total, title="Model")
+        return page("model.html", m=m, recent=recent, total=total, title="Model",
+                    claims=store.claims([m["model_id"]]))
 
     def _chart(model: str, kind: str) -> Response:
         ids = store.resolve(model)

@@ -1,8 +1,9 @@
-"""Follow an InferenceRegistry's events into SQLite (stdlib ``sqlite3``).
+"""Follow an InferenceRegistry's events into SQLite (stdlib ``sqlite3``), and optionally a
+ClaimRegistry's over it (committed evaluation sets and recorded model claims).
 
-One database holds one registry on one chain. Each run:
+One database holds one registry (and at most one claim registry) on one chain. Each run:
 
-1. reads the chain's identity (chain id, genesis block hash) and the registry's (address, code
+1. reads the chain's identity (chain id, genesis block hash) and the registries' (address, code
    hash); if the database was filled from another chain or registry (a restarted dev node has a
    new genesis), everything is dropped and indexed again, never mixed;
 2. checks that the block just before its re-read window still has the hash it had (else a reorg
@@ -37,7 +38,7 @@ __all__ = ["Indexer", "SyncReport", "open_db", "registry_from", "SCHEMA_VERSION"
 
 SCHEMA_VERSION = "1"
 _NONE16 = 0xFFFF
-_EVENT_TABLES = ("models", "transfers", "retirements", "inferences")
+_EVENT_TABLES = ("models", "transfers", "retirements", "inferences", "sets", "claims")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,6 +65,16 @@ CREATE INDEX IF NOT EXISTS inf_order ON inferences (block, log_index);
 CREATE INDEX IF NOT EXISTS inf_model ON inferences (model_id, block, log_index);
 CREATE INDEX IF NOT EXISTS inf_submitter ON inferences (submitter, block, log_index);
 CREATE INDEX IF NOT EXISTS inf_time ON inferences (timestamp);
+CREATE TABLE IF NOT EXISTS sets (
+  set_root TEXT PRIMARY KEY, committer TEXT NOT NULL, samples INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+  tx_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+  claim_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, set_root TEXT NOT NULL,
+  claimant TEXT NOT NULL, proofs_root TEXT NOT NULL, claim_digest TEXT NOT NULL,
+  samples INTEGER NOT NULL, metrics TEXT NOT NULL, timestamp INTEGER NOT NULL,
+  block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS claim_model ON claims (model_id, block, log_index);
 """
 
 
@@ -99,9 +110,11 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def registry_from(value: str | Path, chain_id: int | None = None) -> RegistryDeployment:
+def registry_from(value: str | Path, chain_id: int | None = None, *,
+                  contract: str = "InferenceRegistry", option: str = "--registry"
+                  ) -> RegistryDeployment:
     """A registry given as its deployment JSON file or as a bare 0x address (the ABI is then
-    the InferenceRegistry's, compiled with the pinned solc)."""
+    ``contract``'s, compiled with the pinned solc); ``option`` names it in errors."""
     from zkml.artifacts import load_artifact
 
     text = str(value)
@@ -113,14 +126,14 @@ def registry_from(value: str | Path, chain_id: int | None = None) -> RegistryDep
         try:
             address = to_checksum_address(text)
         except ValueError as e:
-            raise ZkmlValueError(f"--registry {text!r} is not an address.") from e
-        c = compiled()
+            raise ZkmlValueError(f"{option} {text!r} is not an address.") from e
+        c = compiled(contract)
         return RegistryDeployment(chain_id=chain_id or 0, address=address, tx_hash="",
                                   gas_used=0, abi=c["abi"], solc_version=c["solc"])
     path = Path(text)
     if not path.is_file():
-        raise ZkmlValueError(f"--registry {text}: neither a registry deployment JSON (written by "
-                             "`zkml registry deploy`) nor a 0x address.")
+        raise ZkmlValueError(f"{option} {text}: neither a {contract} deployment JSON nor a 0x "
+                             "address.")
     return load_artifact(RegistryDeployment, path)
 
 
@@ -136,6 +149,8 @@ class SyncReport:
     #: why everything was indexed again (None: resumed)
     reindexed: str | None
     seconds: float
+    new_claims: int = 0
+    total_claims: int = 0
 
 
 def _hex(value: Any) -> str:
@@ -143,10 +158,12 @@ def _hex(value: Any) -> str:
 
 
 class Indexer:
-    """Index one registry on one chain into the database at ``db``."""
+    """Index one registry on one chain into the database at ``db``; with ``claim_registry``
+    (a ClaimRegistry over that registry) its set commitments and claims too."""
 
     def __init__(self, chain: Chain, registry: RegistryDeployment, db: str | Path, *,
-                 reorg_depth: int = 12, from_block: int = 0, chunk: int = 5000) -> None:
+                 reorg_depth: int = 12, from_block: int = 0, chunk: int = 5000,
+                 claim_registry: RegistryDeployment | None = None) -> None:
         if reorg_depth < 1:
             raise ZkmlValueError("--reorg-depth must be 1 or more.")
         self.chain = chain
@@ -159,6 +176,15 @@ class Indexer:
             raise ChainError(f"the registry {registry.address} is on chain {registry.chain_id}; "
                              f"{chain.label} is chain {chain.chain_id}.")
         self.contract = chain.contract(registry.address, registry.abi)
+        self.claims: Any = None
+        if claim_registry is not None:
+            self.claims = chain.contract(claim_registry.address, claim_registry.abi)
+            over = self._rpc("reading the claim registry", lambda: self.chain.call(
+                self.claims.functions.inferenceRegistry(), gas=None))
+            if str(over).lower() != str(self.contract.address).lower():
+                raise ZkmlValueError(f"the claim registry {claim_registry.address} records "
+                                     f"claims of the registry {over}, not of "
+                                     f"{registry.address}.")
 
     def _rpc(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -175,9 +201,15 @@ class Indexer:
         genesis = self._rpc("reading the genesis block", lambda: eth.get_block(0)["hash"])
         code = self._rpc("reading the registry code", lambda: eth.get_code(
             self.contract.address))
+        claims = {"claim_registry": "", "claim_registry_code_hash": ""}
+        if self.claims is not None:
+            ccode = self._rpc("reading the claim registry code", lambda: eth.get_code(
+                self.claims.address))
+            claims = {"claim_registry": str(self.claims.address).lower(),
+                      "claim_registry_code_hash": "0x" + keccak(bytes(ccode)).hex()}
         return {"schema": SCHEMA_VERSION, "chain_id": str(self.chain.chain_id),
                 "genesis_hash": _hex(genesis), "registry": str(self.contract.address).lower(),
-                "registry_code_hash": "0x" + keccak(bytes(code)).hex()}
+                "registry_code_hash": "0x" + keccak(bytes(code)).hex(), **claims}
 
     def _block_hash(self, number: int) -> str | None:
         block = self._rpc("reading a block", lambda: self.chain.w3.eth.get_block(number))
@@ -200,7 +232,7 @@ class Indexer:
                 if reason or last < 0:
                     for table in (*_EVENT_TABLES, "meta"):
                         conn.execute(f"DELETE FROM {table}")
-                    before = (0, 0)
+                    before = (0, 0, 0)
                     window = None
                 else:
                     window = self._window(conn, start)
@@ -223,7 +255,7 @@ class Indexer:
         finally:
             conn.close()
         return SyncReport(start, head, after[0] - before[0], after[1] - before[1], after[1],
-                          reason, time.perf_counter() - t0)
+                          reason, time.perf_counter() - t0, after[2] - before[2], after[2])
 
     def _why_reindex(self, meta: dict[str, str], ident: dict[str, str], head: int
                      ) -> str | None:
@@ -232,8 +264,11 @@ class Indexer:
         for key, what in (("schema", "index format"), ("chain_id", "chain id"),
                           ("genesis_hash", "genesis block (a restarted or other chain)"),
                           ("registry", "registry address"),
-                          ("registry_code_hash", "registry code")):
-            if meta.get(key) != ident[key]:
+                          ("registry_code_hash", "registry code"),
+                          ("claim_registry", "claim registry address"),
+                          ("claim_registry_code_hash", "claim registry code")):
+            # an index made before claims were indexed has no claim registry: ""
+            if meta.get(key, "" if key.startswith("claim") else None) != ident[key]:
                 return f"the {what} changed"
         if int(meta.get("last_block", "-1")) > head:
             return "the chain is shorter than the index (restarted or reorganised)"
@@ -250,13 +285,13 @@ class Indexer:
             for t in _EVENT_TABLES]
 
     @staticmethod
-    def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
-        m = conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
-        i = conn.execute("SELECT COUNT(*) FROM inferences").fetchone()[0]
-        return int(m), int(i)
+    def _counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
+        m, i, c = (int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                   for t in ("models", "inferences", "claims"))
+        return m, i, c
 
-    def _logs(self, name: str, a: int, b: int) -> list[Any]:
-        event = getattr(self.contract.events, name)()
+    def _logs(self, name: str, a: int, b: int, contract: Any = None) -> list[Any]:
+        event = getattr((contract or self.contract).events, name)()
         return sorted(self.chain.logs(event, from_block=a, to_block=b),
                       key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
 
@@ -303,3 +338,24 @@ class Indexer:
                          int(lg["logIndex"]), _hex(lg["transactionHash"])))
         conn.executemany("INSERT OR REPLACE INTO inferences VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                          rows)
+        if self.claims is not None:
+            self._read_claims(conn, a, b)
+
+    def _read_claims(self, conn: sqlite3.Connection, a: int, b: int) -> None:
+        """Set commitments and claims; a claim's metrics are kept as [[name, ppm], ...]."""
+        for lg in self._logs("SetCommitted", a, b, self.claims):
+            args = lg["args"]
+            conn.execute("INSERT OR REPLACE INTO sets VALUES (?,?,?,?,?,?,?)",
+                         (_hex(args["setRoot"]), str(args["committer"]), int(args["samples"]),
+                          int(args["timestamp"]), int(lg["blockNumber"]), int(lg["logIndex"]),
+                          _hex(lg["transactionHash"])))
+        for lg in self._logs("ClaimRecorded", a, b, self.claims):
+            args = lg["args"]
+            metrics = [[str(n), int(v)] for n, v in zip(args["metricNames"],
+                                                         args["metricValues"], strict=True)]
+            conn.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (_hex(args["claimId"]), _hex(args["modelId"]), _hex(args["setRoot"]),
+                 str(args["claimant"]), _hex(args["proofsRoot"]), _hex(args["claimDigest"]),
+                 int(args["samples"]), json.dumps(metrics), int(args["timestamp"]),
+                 int(lg["blockNumber"]), int(lg["logIndex"]), _hex(lg["transactionHash"])))
