@@ -99,21 +99,30 @@ def test_onchain_metrics_names_and_ppm() -> None:
 def test_set_committed_then_claim_recorded_and_read_back(env: Env) -> None:
     commitment = make_set("read-back", env.vk)
     sr = C.commit_set_onchain(env.chain, env.claims, commitment)
-    s = C.get_onchain_set(env.chain, env.claims, commitment.root)
-    assert s is not None and (s.committer, s.samples, s.block) == (env.chain.account, 10,
-                                                                   sr.block)
+    s = C.get_onchain_set(env.chain, env.claims, commitment.root, env.chain.account)
+    assert s is not None and (s.committer, s.samples, s.block, s.model_digest) == (
+        env.chain.account, 10, sr.block, env.vk)
     assert 0 < sr.gas_used < 100_000
+    other = env.chain.w3.eth.accounts[1]
+    assert C.get_onchain_set(env.chain, env.claims, commitment.root, other) is None
 
     claim = make_claim(commitment)
     digest = digest_of_claim(claim)
     rc = C.record_claim(env.chain, env.claims, env.model.onchain_model_id, claim, digest)
     assert rc.block > sr.block and 0 < rc.gas_used < 400_000
-    cid = C.claim_id(env.model.onchain_model_id, claim.set_root, claim.proofs_root)
+    cid = C.claim_id(env.model.onchain_model_id, claim.set_root, env.chain.account,
+                     claim.proofs_root)
     reg = contract(env.chain, env.claims)
-    onchain_id = env.chain.call(reg.functions.claimIdOf(
-        bytes.fromhex(env.model.onchain_model_id[2:]), bytes.fromhex(claim.set_root[2:]),
-        bytes.fromhex(claim.proofs_root[2:])), gas=None)
-    assert rc.claim_id == cid == "0x" + bytes(onchain_id).hex()
+
+    def onchain_id(committer: str) -> str:
+        return "0x" + bytes(env.chain.call(reg.functions.claimIdOf(
+            bytes.fromhex(env.model.onchain_model_id[2:]), bytes.fromhex(claim.set_root[2:]),
+            committer, bytes.fromhex(claim.proofs_root[2:])), gas=None)).hex()
+
+    assert rc.claim_id == cid == onchain_id(env.chain.account)
+    # the committer is part of the id: the same claim on another's commitment is another
+    assert C.claim_id(env.model.onchain_model_id, claim.set_root, other.lower(),
+                      claim.proofs_root) == onchain_id(other) != cid
 
     # the event, as mined
     receipt = env.chain.w3.eth.get_transaction_receipt(rc.tx_hash)
@@ -123,6 +132,7 @@ def test_set_committed_then_claim_recorded_and_read_back(env: Env) -> None:
     assert "0x" + bytes(a["claimId"]).hex() == cid
     assert "0x" + bytes(a["modelId"]).hex() == env.model.onchain_model_id
     assert "0x" + bytes(a["setRoot"]).hex() == claim.set_root
+    assert a["setCommitter"] == env.chain.account
     assert "0x" + bytes(a["proofsRoot"]).hex() == claim.proofs_root
     assert bytes(a["claimDigest"]).hex() == digest
     assert (a["claimant"], a["samples"]) == (env.chain.account, 10)
@@ -131,8 +141,9 @@ def test_set_committed_then_claim_recorded_and_read_back(env: Env) -> None:
 
     # the stored record
     got = C.get_onchain_claim(env.chain, env.claims, cid)
-    assert (got.model_id, got.set_root, got.proofs_root, got.claim_digest) == (
-        env.model.onchain_model_id, claim.set_root, claim.proofs_root, "0x" + digest)
+    assert (got.model_id, got.set_root, got.set_committer, got.proofs_root,
+            got.claim_digest) == (env.model.onchain_model_id, claim.set_root,
+                                  env.chain.account, claim.proofs_root, "0x" + digest)
     assert (got.claimant, got.samples, got.block, got.tx_hash) == (
         env.chain.account, 10, rc.block, rc.tx_hash)
     assert got.metrics == dict(zip(names, values, strict=True))
@@ -155,7 +166,7 @@ def test_claim_rejections_each_by_reason(env: Env, tiny: Pipeline,
         "set not committed"
     C.commit_set_onchain(env.chain, env.claims, commitment)
     assert _reason(C.commit_set_onchain, env.chain, env.claims, commitment) == \
-        "set already committed"
+        "set already committed"  # by this account (another may: see the front-running test)
     assert _reason(C.commit_set_onchain, env.chain, env.claims,
                    make_set("empty", env.vk, samples=0)) == "empty set"
 
@@ -170,6 +181,12 @@ def test_claim_rejections_each_by_reason(env: Env, tiny: Pipeline,
     foreign = claim.model_copy(update={"model_id": "ab" * 32})
     assert _reason(C.record_claim, env.chain, env.claims, mid, foreign, digest) == \
         "model mismatch"
+    # the contract refuses a claim on a set committed for another model's vk digest
+    for_other = make_set("for another model", "ab" * 32)
+    C.commit_set_onchain(env.chain, env.claims, for_other)
+    mislabelled = make_claim(for_other).model_copy(update={"model_id": env.vk})
+    assert _reason(C.record_claim, env.chain, env.claims, mid, mislabelled, digest) == \
+        "set committed for another model"
 
     C.record_claim(env.chain, env.claims, mid, claim, digest)
     assert _reason(C.record_claim, env.chain, env.claims, mid, claim, digest) == \
@@ -179,7 +196,7 @@ def test_claim_rejections_each_by_reason(env: Env, tiny: Pipeline,
     theirs = R.register_model(other, env.registry, tiny.keys, embedded_deployment)
     R.retire_model(other, env.registry, theirs.onchain_model_id)
     later = make_set("retired", env.vk)
-    C.commit_set_onchain(env.chain, env.claims, later)
+    C.commit_set_onchain(other, env.claims, later)
     assert _reason(C.record_claim, other, env.claims, theirs.onchain_model_id,
                    make_claim(later), digest) == "retired model"
 
@@ -194,15 +211,17 @@ def test_set_committed_in_the_claims_block_is_rejected(env: Env) -> None:
     reg = contract(env.chain, env.claims)
     mid = bytes.fromhex(env.model.onchain_model_id[2:])
     names, values = C.onchain_metrics(claim.metrics)
+    committer = env.chain.w3.eth.accounts[2]
     raw_claim = reg.functions.recordClaim(
-        mid, bytes.fromhex(claim.set_root[2:]), bytes.fromhex(claim.proofs_root[2:]),
+        mid, bytes.fromhex(claim.set_root[2:]), committer, bytes.fromhex(claim.proofs_root[2:]),
         bytes.fromhex(digest), claim.samples, names, values)
     tester.disable_auto_mine_transactions()
     try:
-        # another sender commits (anyone may): eth-tester keeps one unmined transaction per
-        # sender
-        commit_tx = reg.functions.commitSet(bytes.fromhex(commitment.root[2:]), 10).transact(
-            {"from": env.chain.w3.eth.accounts[2], "gas": 200_000})
+        # another sender commits (anyone may; the claim names them): eth-tester keeps one
+        # unmined transaction per sender
+        commit_tx = reg.functions.commitSet(bytes.fromhex(commitment.root[2:]), 10,
+                                            bytes.fromhex(env.vk)).transact(
+            {"from": committer, "gas": 200_000})
         claim_tx = raw_claim.transact({"from": env.chain.account, "gas": 1_000_000})
         tester.mine_blocks(1)
         # why: the same call evaluated in that block (a call on "latest" runs with the latest
@@ -217,7 +236,8 @@ def test_set_committed_in_the_claims_block_is_rejected(env: Env) -> None:
     assert commit_r["blockNumber"] == claim_r["blockNumber"]
     assert (commit_r["status"], claim_r["status"]) == (1, 0)
     # one block later the same claim is accepted
-    rc = C.record_claim(env.chain, env.claims, env.model.onchain_model_id, claim, digest)
+    rc = C.record_claim(env.chain, env.claims, env.model.onchain_model_id, claim, digest,
+                        set_committer=committer)
     assert rc.block > commit_r["blockNumber"]
 
 
@@ -245,3 +265,52 @@ def test_check_claim_onchain_names_what_differs(env: Env) -> None:
     with pytest.raises(zkml.RegistryError) as e:
         C.get_onchain_claim(env.chain, env.claims, "0x1234")
     assert e.value.reason == "bad id"
+
+
+def test_a_front_run_commitment_neither_blocks_nor_serves_the_owners_claim(env: Env) -> None:
+    """Someone watching the mempool copies the owner's set root and commits it first, with a
+    wrong sample count: that is a commitment of their own, keyed by their address. The
+    owner's commitment and claim still go through, and a claim naming the copier's
+    commitment is refused for its count."""
+    mid, owner = env.model.onchain_model_id, env.chain.account
+    copier = env.chain.with_account(env.chain.w3.eth.accounts[3])
+    commitment = make_set("front-run", env.vk)
+    claim = make_claim(commitment)
+    digest = digest_of_claim(claim)
+
+    first = C.commit_set_onchain(copier, env.claims, commitment.model_copy(update={"samples": 7}))
+    assert _reason(C.commit_set_onchain, copier, env.claims, commitment) == \
+        "set already committed"  # the same address twice: refused
+    mine = C.commit_set_onchain(env.chain, env.claims, commitment)
+    assert mine.block > first.block
+    theirs = C.get_onchain_set(env.chain, env.claims, commitment.root, copier.account)
+    ours = C.get_onchain_set(env.chain, env.claims, commitment.root, owner)
+    assert theirs is not None and (theirs.samples, theirs.block) == (7, first.block)
+    assert ours is not None and (ours.samples, ours.block, ours.committer) == (10, mine.block,
+                                                                               owner)
+
+    # the copier's commitment cannot carry the owner's claim
+    assert _reason(lambda: C.record_claim(env.chain, env.claims, mid, claim, digest,
+                                          set_committer=copier.account)) == \
+        "sample count mismatch"
+    rc = C.record_claim(env.chain, env.claims, mid, claim, digest)  # on the owner's own
+    assert rc.claim_id == C.claim_id(mid, claim.set_root, owner, claim.proofs_root)
+    assert rc.claim_id != C.claim_id(mid, claim.set_root, copier.account, claim.proofs_root)
+    got = C.get_onchain_claim(env.chain, env.claims, rc.claim_id)
+    assert (got.set_committer, got.claimant) == (owner, owner)
+    assert C.check_claim_onchain(env.chain, env.claims, mid, claim, digest) is None
+    reason = C.check_claim_onchain(env.chain, env.claims, mid, claim, digest,
+                                   set_committer=copier.account)
+    assert reason is not None and "no claim" in reason and copier.account in reason
+    # nor can the copier claim anything for a model they do not own
+    assert _reason(lambda: C.record_claim(copier, env.claims, mid, claim, digest)) == \
+        "not model owner"
+
+
+def test_check_claim_onchain_needs_a_committer_on_a_read_only_connection(env: Env) -> None:
+    commitment = make_set("read only", env.vk)
+    claim = make_claim(commitment)
+    reader = env.chain.with_account("0x" + "00" * 20)  # as zkml.connect(url, read_only=True)
+    reason = C.check_claim_onchain(reader, env.claims, env.model.onchain_model_id, claim,
+                                   digest_of_claim(claim))
+    assert reason is not None and "give set_committer" in reason

@@ -20,7 +20,7 @@ import torch
 
 import circuits
 import zkml
-from tests.integration.conftest import Pipeline, build_pipeline
+from tests.integration.conftest import Anvil, Pipeline, build_pipeline
 from zkml import claims
 from zkml._utils import sha256_file
 from zkml.claims.merkle import proof_leaf, proofs_root
@@ -311,3 +311,59 @@ def test_the_example_runs_and_its_public_files_hold_no_private_value(tmp_path: P
     leaked = sorted(v for v in features if v.lstrip("-") in text and len(v) > 6)
     assert not leaked, f"private feature values in public files: {leaked[:5]}"
     assert stat.S_IMODE((tmp_path / "set.opening.json").stat().st_mode) == 0o600
+
+
+#: anvil's second dev account: not the model's owner
+OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+
+
+def test_cli_on_chain_publish_record_check(made: Made, anvil: Anvil, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner publishes the set, proves, records the claim; anyone checks the file against
+    the chain; a non-owner, a replay and an edited claim file are refused (exit 1)."""
+    from typer.testing import CliRunner
+
+    from zkml.artifacts import save_artifact
+    from zkml.chain import registry as R
+    from zkml.cli.main import app
+
+    chain = zkml.connect(anvil.url)
+    reg = R.deploy_registry(chain)
+    registration = R.register_model(chain, reg, made.p.keys)
+    d = tmp_path / "build"
+    save_artifact(registration, d / "registration.json")
+    save_artifact(reg, tmp_path / "registry.json")
+    (tmp_path / "set.json").write_text(made.public.model_dump_json())
+    monkeypatch.setenv("OTHER_KEY", OTHER_KEY)
+    runner = CliRunner()
+    creg = ["--claim-registry", str(tmp_path / "claim-registry.json"), "--rpc-url", anvil.url]
+
+    def run(*args: str, code: int = 0) -> str:
+        res = runner.invoke(app, list(args), catch_exceptions=False)
+        assert res.exit_code == code, res.output
+        return res.stdout if "--json" in args else res.output
+
+    run("claim", "deploy-registry", "--registry", str(tmp_path / "registry.json"), *creg)
+    out = json.loads(run("claim", "publish-set", str(tmp_path / "set.json"), *creg, "--json"))
+    assert out["set_root"] == made.public.root and out["gas_used"] > 0
+    claim_dir = made.root / "claim"
+    text = run("claim", "record", str(claim_dir), "--dir", str(d), *creg, "--key-env",
+               "OTHER_KEY", code=1)
+    assert "rejected (not model owner)" in text
+    out = json.loads(run("claim", "record", str(claim_dir), "--dir", str(d), *creg, "--json"))
+    assert out["claim_id"].startswith("0x")
+    assert "rejected (claim already recorded)" in run("claim", "record", str(claim_dir),
+                                                      "--dir", str(d), *creg, code=1)
+    assert "rejected (set already committed)" in run("claim", "publish-set",
+                                                     str(tmp_path / "set.json"), *creg, code=1)
+    owner = chain.account
+    check = ["claim", "check-onchain", "--model-id", registration.onchain_model_id,
+             "--set-committer", owner, *creg]
+    assert json.loads(run(*check[:2], str(claim_dir), *check[2:], "--json"))["recorded"]
+    edited = tmp_path / "edited"
+    shutil.copytree(claim_dir, edited)
+    c = json.loads((edited / "claim.json").read_text())
+    c["metrics"]["accuracy"] = 1.0
+    (edited / "claim.json").write_text(json.dumps(c))
+    out = json.loads(run(*check[:2], str(edited), *check[2:], "--json", code=1))
+    assert not out["recorded"] and "accuracy" in out["reason"]

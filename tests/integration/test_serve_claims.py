@@ -82,6 +82,10 @@ def claims_world(embedded: zkml.Chain, tiny: Pipeline, embedded_deployment: zkml
     model = R.register_model(chain, registry, tiny.keys, embedded_deployment,
                              metadata_uri="zkml://tiny")
     claims = C.deploy_claim_registry(chain, registry)
+    # someone copies the plain set's root first, with another count: a commitment of theirs,
+    # which the index keeps apart from the owner's
+    copier = chain.with_account(chain.w3.eth.accounts[4])
+    C.commit_set_onchain(copier, claims, make_set("serve plain", model.model_id, samples=3))
     plain, plain_id = _record(chain, claims, model, "serve plain", ("north", "south"))
     hostile, hostile_id = _record(chain, claims, model, "serve hostile",
                                   (XSS_GROUP, FORMULA_GROUP))
@@ -118,6 +122,14 @@ def test_index_holds_sets_and_claims_and_a_rerun_adds_nothing(claims_world: Clai
         w.model.onchain_model_id, w.plain.set_root, onchain.claim_digest, onchain.claimant)
     assert dict(c["metrics"]) == onchain.metrics
     assert c["set_block"] < c["block_number"] == onchain.block
+    # the plain root was committed twice (the copier's first): the claim's set is the owner's
+    sets = sqlite3.connect(w.db).execute(
+        "SELECT committer, samples, block FROM sets WHERE set_root = ? ORDER BY block",
+        (w.plain.set_root,)).fetchall()
+    assert [(who, n) for who, n, _ in sets] == [(w.chain.w3.eth.accounts[4], 3),
+                                                (w.chain.account, 10)]
+    assert (c["set_committer"], c["set_block"]) == (w.chain.account, sets[1][2])
+    assert c["set_model_digest"] == w.model.model_id
 
 
 def test_claims_page_lists_claims_per_model(claims_world: ClaimsWorld) -> None:
@@ -142,7 +154,7 @@ def test_claim_page_shows_metrics_times_and_groups(claims_world: ClaimsWorld) ->
     html = r.text
     stored = Store(w.db).claim(w.plain_id)
     for text in (w.plain_id, w.plain.set_root, w.plain.proofs_root,
-                 "0x" + digest_of_claim(w.plain), w.chain.account,
+                 "0x" + digest_of_claim(w.plain), f'id="set-committer">{w.chain.account}<',
                  f"block {stored['set_block']}", f"block {stored['block_number']}"):
         assert text in html
     assert '<td id="m-accuracy">0.8</td>' in html
@@ -238,6 +250,25 @@ def test_an_index_without_claims_serves_empty_claim_pages(claims_world: ClaimsWo
         assert page.status_code == 200 and 'id="no-claims"' in page.text
         assert client.get(f"/claims/{w.plain_id}").status_code == 404
         assert 'id="no-model-claims"' in client.get(f"/models/{w.model.onchain_model_id}").text
+
+
+def test_an_index_of_the_older_format_is_made_again(claims_world: ClaimsWorld,
+                                                   tmp_path: Path) -> None:
+    """Format 1 kept one commitment per root and no committer in a claim: served without
+    claims until the indexer runs, which drops its tables and indexes again."""
+    w = claims_world
+    old = tmp_path / "v1.sqlite"
+    shutil.copy(w.db, old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("DROP TABLE claims")
+        conn.execute("CREATE TABLE claims (claim_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, "
+                     "set_root TEXT NOT NULL, claimant TEXT NOT NULL, block INTEGER NOT NULL, "
+                     "log_index INTEGER NOT NULL)")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    assert Store(old).claims() == []
+    r = Indexer(w.chain, w.registry, old, claim_registry=w.claims).sync()
+    assert r.reindexed is not None and "index format" in r.reindexed and r.total_claims == 2
+    assert {c["claim_id"] for c in Store(old).claims()} == {w.plain_id, w.hostile_id}
 
 
 def test_adding_a_claim_registry_reindexes_and_another_registrys_is_refused(

@@ -74,6 +74,7 @@ def test_claim_page_draws_a_bar_per_group_and_downloads_the_csv(
     page.locator(f'a[href="/claims/{cid}"]').click()
     sync_api.expect(page.locator("#claim-facts")).to_contain_text(cid)
     sync_api.expect(page.locator("#set-root")).to_have_text(claim.set_root)
+    sync_api.expect(page.locator("#set-committer")).to_have_text(w.chain.account)
     names = [g.group for g in claim.metrics.groups]
     sync_api.expect(page.locator("#claim-groups .group-name")).to_have_text(names)  # as text
     img = page.locator("#chart-groups")

@@ -87,6 +87,7 @@ def test_every_tensor_of_a_wide_boundary_is_linked(keys4: SplitKeys, bundle4: Sp
 def test_wide_boundaries_on_chain(anvil: object, keys4: SplitKeys,
                                   bundle4: SplitBundle) -> None:
     from zkml.chain import split as S
+    from zkml.chain._registry_base import compiled
     from zkml.errors import ChainError
 
     chain = zkml.connect(anvil.url)  # type: ignore[attr-defined]
@@ -101,7 +102,7 @@ def test_wide_boundaries_on_chain(anvil: object, keys4: SplitKeys,
         res = S.verify_split_onchain(chain, dep, bundle4.model_copy(update={"segments": segs}))
         assert not res.valid
     # a SplitVerifier whose boundary has no link would accept unrelated proofs: refused
-    c = S._compiled()
+    c = compiled("SplitVerifier")
     verifiers = [dep.address] * 3
     for bounds in ([0], [0, 2], [1, 0], [0, 1, 1, 3]):
         with pytest.raises(ChainError):

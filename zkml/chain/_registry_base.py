@@ -1,7 +1,8 @@
 """The registry contracts' plumbing: compiled artifacts, custom errors, statement ids.
 
-Shared by the InferenceRegistry's write side (``registry``) and read side (``audit``), and by
-the ClaimRegistry's client (``claims``).
+Shared by the InferenceRegistry's write side (``registry``) and read side (``audit``), by
+the ClaimRegistry's client (``claims``) and, for :func:`compiled`, by the SplitVerifier's
+(``split``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ REASONS = {
     "SetNotCommitted": "set not committed",
     "SetCommittedThisBlock": "set committed in the same block",
     "SampleCountMismatch": "sample count mismatch",
+    "SetForOtherModel": "set committed for another model",
     "MetricsLengthMismatch": "metrics length mismatch",
     "ClaimAlreadyRecorded": "claim already recorded",
     "RegistryNotAContract": "registry is not a contract",
@@ -65,8 +67,9 @@ REASONS = {
 NONE = 0xFFFF
 
 
-#: contract name -> the cache tag of its compiled artifact
-_CACHE_TAGS = {"InferenceRegistry": "registry/1", "ClaimRegistry": "claim-registry/1"}
+#: contract name -> the cache tag of its compiled artifact (kept: a new tag recompiles)
+_CACHE_TAGS = {"InferenceRegistry": "registry/1", "ClaimRegistry": "claim-registry/1",
+               "SplitVerifier": "split-verifier/1"}
 
 
 def _source(name: str) -> str:

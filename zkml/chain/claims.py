@@ -1,10 +1,16 @@
 """Proven model claims on-chain (verifier_contracts/ClaimRegistry.sol) and their client.
 
-An evaluation set's Merkle root is committed first (:func:`commit_set_onchain`); in a later
-block the model's owner records the claim: the root over its proofs, the claim file's sha256
-and its metrics in parts per million (:func:`record_claim`). :func:`check_claim_onchain` says
-whether a claim file is what the chain holds. The contract checks who claims and when; the
-proofs and the metrics' arithmetic are checked off-chain, from the claim file.
+An evaluation set's Merkle root is committed first (:func:`commit_set_onchain`), with its
+sample count and the vk digest of the model it is for, under the sender's address; in a later
+block the model's owner records the claim on that (root, committer) commitment: the root over
+its proofs, the claim file's sha256 and its metrics in parts per million
+(:func:`record_claim`). :func:`check_claim_onchain` says whether a claim file is what the chain
+holds. The contract checks who claims and when; the proofs and the metrics' arithmetic are
+checked off-chain, from the claim file.
+
+Commitments are keyed by (root, committer) so that copying a root seen in the mempool gives the
+copier a commitment of their own: it cannot take or spoil the real committer's, and a claim
+names the committer it relies on (``set_committer``, by default the sender).
 """
 
 from __future__ import annotations
@@ -54,13 +60,15 @@ class ClaimReceipt:
 
 @dataclass(frozen=True)
 class OnchainSet:
-    """A committed evaluation set as the ClaimRegistry stores it."""
+    """An evaluation set as one committer committed it in the ClaimRegistry."""
 
     set_root: str
     committer: str
     samples: int
     block: int
     timestamp: int
+    #: the vk digest (64 hex, no 0x) of the model the set was committed for
+    model_digest: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class OnchainClaim:
     claim_id: str
     model_id: str
     set_root: str
+    set_committer: str
     proofs_root: str
     claim_digest: str
     metrics_hash: str
@@ -91,6 +100,24 @@ def _b32(value: str, what: str) -> bytes:
 
 def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex().removeprefix("0x")
+
+
+def _address(value: str, what: str) -> str:
+    try:
+        return str(to_checksum_address(value.strip()))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ZkmlValueError(f"{what} {str(value)[:80]!r} is not an address (0x + 40 hex)."
+                             ) from e
+
+
+def _committer(chain: Chain, set_committer: str | None) -> str:
+    """``set_committer``, or the sending account; never the zero address (the account of a
+    read-only connection)."""
+    who = _address(set_committer or chain.account, "set committer")
+    if int(who, 16) == 0:
+        raise ZkmlValueError("no set committer: give set_committer (a read-only connection "
+                             "has no account of its own).")
+    return who
 
 
 def _receipt(receipt: Any) -> tuple[str, int, int]:
@@ -114,15 +141,17 @@ def deploy_claim_registry(chain: Chain, registry: RegistryDeployment) -> Registr
 
 def commit_set_onchain(chain: Chain, claim_registry: RegistryDeployment,
                        commitment: SetCommitment) -> SetReceipt:
-    """Commit an evaluation set's root and sample count (anyone may; once per root).
+    """Commit an evaluation set's root, sample count and model (``commitment.model_id``, the
+    vk digest) under the sending account: anyone may, once per root and account.
 
     Raises:
-        RegistryError: ``set already committed`` or ``empty set``.
+        RegistryError: ``set already committed`` (by this account) or ``empty set``.
     """
     root = _b32(commitment.root, "set root")
+    model = _b32(commitment.model_id, "model vk digest")
     if not 0 <= commitment.samples < 2**32:
         raise ZkmlValueError(f"{commitment.samples} samples do not fit in uint32.")
-    fn = _contract(chain, claim_registry).functions.commitSet(root, commitment.samples)
+    fn = _contract(chain, claim_registry).functions.commitSet(root, commitment.samples, model)
     with step("Committing the evaluation set", "claim_commit_set"):
         receipt = _send(chain, claim_registry, fn, "commitSet", gas=200_000)
     return SetReceipt("0x" + root.hex(), *_receipt(receipt))
@@ -159,10 +188,13 @@ def metrics_hash(names: list[str], values: list[int]) -> str:
     return "0x" + keccak(abi_encode(["string[]", "int64[]"], [names, values])).hex()
 
 
-def claim_id(onchain_model_id: str, set_root: str, proofs_root: str) -> str:
-    """keccak256(abi.encode(modelId, setRoot, proofsRoot)), as ``ClaimRegistry.claimIdOf``."""
-    enc = abi_encode(["bytes32", "bytes32", "bytes32"],
+def claim_id(onchain_model_id: str, set_root: str, set_committer: str, proofs_root: str
+             ) -> str:
+    """keccak256(abi.encode(modelId, setRoot, setCommitter, proofsRoot)), as
+    ``ClaimRegistry.claimIdOf``."""
+    enc = abi_encode(["bytes32", "bytes32", "address", "bytes32"],
                      [_b32(onchain_model_id, "model id"), _b32(set_root, "set root"),
+                      _address(set_committer, "set committer"),
                       _b32(proofs_root, "proofs root")])
     return "0x" + keccak(enc).hex()
 
@@ -182,15 +214,19 @@ def _vk_digest_of(chain: Chain, claim_registry: RegistryDeployment, model: bytes
 
 
 def record_claim(chain: Chain, claim_registry: RegistryDeployment, onchain_model_id: str,
-                 claim: Claim, claim_digest: str) -> ClaimReceipt:
-    """Record ``claim`` (sent by the model's owner) with the sha256 of its file.
+                 claim: Claim, claim_digest: str, *, set_committer: str | None = None
+                 ) -> ClaimReceipt:
+    """Record ``claim`` (sent by the model's owner) with the sha256 of its file, on the set
+    ``set_committer`` committed (default: the sending account).
 
     Raises:
         RegistryError: ``model mismatch`` (the registry model is not the claim's vk digest;
             nothing is sent), or the contract's refusal: ``unknown model``, ``retired model``,
-            ``not model owner``, ``set not committed``, ``set committed in the same block``,
-            ``sample count mismatch``, ``claim already recorded``.
+            ``not model owner``, ``set not committed`` (by that committer), ``set committed
+            in the same block``, ``sample count mismatch``, ``set committed for another
+            model``, ``claim already recorded``.
     """
+    committer = _committer(chain, set_committer)
     model = _b32(onchain_model_id, "model id")
     digest = _b32(claim_digest, "claim digest")
     vk = _vk_digest_of(chain, claim_registry, model)
@@ -200,24 +236,27 @@ def record_claim(chain: Chain, claim_registry: RegistryDeployment, onchain_model
                             "sent.", "model mismatch")
     names, values = onchain_metrics(claim.metrics)
     fn = _contract(chain, claim_registry).functions.recordClaim(
-        model, _b32(claim.set_root, "set root"), _b32(claim.proofs_root, "proofs root"), digest,
-        claim.samples, names, values)
+        model, _b32(claim.set_root, "set root"), committer,
+        _b32(claim.proofs_root, "proofs root"), digest, claim.samples, names, values)
     with step("Recording the claim", "claim_record"):
         # on "pending": a call on "latest" runs with the latest block's number, so right
         # after commitSet it would see the set committed "in this block" and revert
         receipt = _send(chain, claim_registry, fn, "recordClaim", block="pending")
-    return ClaimReceipt(claim_id(onchain_model_id, claim.set_root, claim.proofs_root),
-                        *_receipt(receipt))
+    return ClaimReceipt(claim_id(onchain_model_id, claim.set_root, committer,
+                                 claim.proofs_root), *_receipt(receipt))
 
 
-def get_onchain_set(chain: Chain, claim_registry: RegistryDeployment, set_root: str
-                    ) -> OnchainSet | None:
-    """The committed set of root ``set_root``, or None if it was never committed."""
+def get_onchain_set(chain: Chain, claim_registry: RegistryDeployment, set_root: str,
+                    committer: str) -> OnchainSet | None:
+    """The set of root ``set_root`` as ``committer`` committed it, or None if they never
+    did."""
     root = _b32(set_root, "set root")
-    s = chain.call(_contract(chain, claim_registry).functions.getSet(root), gas=None)
-    if int(str(s[0]), 16) == 0:
+    who = _address(committer, "committer")
+    s = chain.call(_contract(chain, claim_registry).functions.getSet(root, who), gas=None)
+    if int(s[0]) == 0:
         return None
-    return OnchainSet("0x" + root.hex(), str(s[0]), int(s[1]), int(s[2]), int(s[3]))
+    return OnchainSet("0x" + root.hex(), who, int(s[0]), int(s[1]), int(s[2]),
+                      bytes(s[3]).hex())
 
 
 def get_onchain_claim(chain: Chain, claim_registry: RegistryDeployment, claim: str
@@ -234,7 +273,7 @@ def get_onchain_claim(chain: Chain, claim_registry: RegistryDeployment, claim: s
         raise RegistryError(str(e), "bad id") from e
     reg = _contract(chain, claim_registry)
     c = chain.call(reg.functions.getClaim(raw), gas=None)
-    if int(str(c[5]), 16) == 0:
+    if int(str(c[5]), 16) == 0:  # claimant
         raise RegistryError(f"no claim 0x{raw.hex()} in the claim registry.", "unknown claim")
     block = int(c[7])
     logs = chain.logs(reg.events.ClaimRecorded(), from_block=block, to_block=block,
@@ -245,8 +284,9 @@ def get_onchain_claim(chain: Chain, claim_registry: RegistryDeployment, claim: s
     args = logs[0]["args"]
     return OnchainClaim(
         claim_id="0x" + raw.hex(), model_id=_hex(c[0]), set_root=_hex(c[1]),
-        proofs_root=_hex(c[2]), claim_digest=_hex(c[3]), metrics_hash=_hex(c[4]),
-        claimant=str(c[5]), samples=int(c[6]), block=block, timestamp=int(c[8]),
+        set_committer=str(c[8]), proofs_root=_hex(c[2]), claim_digest=_hex(c[3]),
+        metrics_hash=_hex(c[4]), claimant=str(c[5]), samples=int(c[6]), block=block,
+        timestamp=int(c[9]),
         metrics={str(n): int(v) for n, v in zip(args["metricNames"], args["metricValues"],
                                                   strict=True)},
         tx_hash=_hex(logs[0]["transactionHash"]))
@@ -264,12 +304,16 @@ def _metrics_reason(recorded: dict[str, int], names: list[str], values: list[int
 
 
 def check_claim_onchain(chain: Chain, claim_registry: RegistryDeployment,
-                        onchain_model_id: str, claim: Claim, claim_digest: str) -> str | None:
-    """None when the chain holds this claim (this model, set root and proofs root) with this
-    digest, these metrics and sample count, on a set committed in an earlier block with the
-    same count, for a model whose vk digest is the claim's; else why not, in a sentence."""
+                        onchain_model_id: str, claim: Claim, claim_digest: str, *,
+                        set_committer: str | None = None) -> str | None:
+    """None when the chain holds this claim (this model, set root as ``set_committer``
+    committed it, default the connection's account, and proofs root) with this digest, these
+    metrics and sample count, on a set committed in an earlier block with the same count for
+    this vk digest, for a model whose vk digest is the claim's; else why not, in a
+    sentence."""
     try:
-        cid = claim_id(onchain_model_id, claim.set_root, claim.proofs_root)
+        committer = _committer(chain, set_committer)
+        cid = claim_id(onchain_model_id, claim.set_root, committer, claim.proofs_root)
         digest = "0x" + _b32(claim_digest, "claim digest").hex()
     except ZkmlValueError as e:
         return str(e).rstrip(".")
@@ -278,15 +322,19 @@ def check_claim_onchain(chain: Chain, claim_registry: RegistryDeployment,
     except RegistryError as e:
         if e.reason != "unknown claim":
             raise
-        return (f"no claim of model {onchain_model_id} on set {claim.set_root} with proofs "
-                f"root {claim.proofs_root} is recorded on-chain (claim id {cid})")
+        return (f"no claim of model {onchain_model_id} on set {claim.set_root} as committed by "
+                f"{committer} with proofs root {claim.proofs_root} is recorded on-chain "
+                f"(claim id {cid})")
     vk = _vk_digest_of(chain, claim_registry, bytes.fromhex(rec.model_id[2:]))
     if vk != claim.model_id.lower().removeprefix("0x"):
         return (f"the registry model {onchain_model_id} has vk digest {vk}; the claim is about "
                 f"{claim.model_id}")
-    s = get_onchain_set(chain, claim_registry, claim.set_root)
+    s = get_onchain_set(chain, claim_registry, claim.set_root, committer)
     if s is None:
-        return f"the set {claim.set_root} is not committed on-chain"
+        return f"the set {claim.set_root} is not committed on-chain by {committer}"
+    if s.model_digest != claim.model_id.lower().removeprefix("0x"):
+        return (f"the set was committed for the model with vk digest {s.model_digest}; the "
+                f"claim is about {claim.model_id}")
     if s.block >= rec.block:
         return (f"the set was committed in block {s.block}, not before the claim (block "
                 f"{rec.block})")

@@ -10,14 +10,9 @@ inference, with no change to the registry.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-from pathlib import Path
-
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
-from zkml import _solc, cache
 from zkml._progress import step
 from zkml._utils import digest_of
 from zkml.artifacts import (
@@ -29,6 +24,7 @@ from zkml.artifacts import (
     SplitBundle,
     SplitKeys,
 )
+from zkml.chain._registry_base import compiled
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import Chain, OnchainResult, deploy_verifier, verify_onchain
 from zkml.errors import ContractError
@@ -36,22 +32,6 @@ from zkml.presets import get_preset
 
 __all__ = ["deploy_split_verifier", "onchain_bundle", "verify_split_onchain",
            "register_split_model", "split_instance_layout"]
-
-
-def _compiled() -> dict[str, object]:
-    src = resources.files("verifier_contracts").joinpath("SplitVerifier.sol").read_text()
-    version = _solc.solc_version()
-
-    def build(tmp: Path) -> dict[str, object]:
-        out = _solc.compile_standard({"SplitVerifier.sol": src})
-        art = out["contracts"]["SplitVerifier.sol"]["SplitVerifier"]
-        (tmp / "compiled.json").write_text(json.dumps({
-            "abi": art["abi"], "bytecode": "0x" + art["evm"]["bytecode"]["object"]}))
-        return {"solc": version}
-
-    entry = cache.get_or_build("contracts", digest_of("split-verifier/1", src, version), build)
-    data: dict[str, object] = json.loads(entry.file("compiled.json").read_text())
-    return data
 
 
 def deploy_split_verifier(chain: Chain, keys: SplitKeys, *, allow_oversize: bool = False
@@ -84,8 +64,8 @@ def deploy_split_verifier(chain: Chain, keys: SplitKeys, *, allow_oversize: bool
         dep = deploy_verifier(chain, build_verifier(seg, allow_oversize=allow_oversize))
         addresses.append(to_checksum_address(dep.address))
         gas += dep.gas_used
-    c = _compiled()
-    abi: list[dict[str, object]] = c["abi"]  # type: ignore[assignment]
+    c = compiled("SplitVerifier")
+    abi: list[dict[str, object]] = c["abi"]
     with step(f"Deploying SplitVerifier ({len(addresses)} segments) to {chain.label}",
               "deploy"):
         # storage: ~22k gas per array slot (K verifiers + instance counts, 3 per link)

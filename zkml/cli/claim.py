@@ -1,14 +1,35 @@
-"""`zkml claim commit | prove | verify | open`: accuracy and fairness claims on a committed
-evaluation set (zkml/claims). On-chain: `zkml claim publish-set` and `zkml claim record`."""
+"""`zkml claim ...`: accuracy and fairness claims on a committed evaluation set (zkml/claims).
+
+Off-chain: commit, prove, verify, open. On-chain (a persistent chain, like `zkml registry`):
+deploy-registry, publish-set (before proving), record, check-onchain."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from zkml.cli.common import DirOpt, JsonOpt, emit, handle_errors, need_file
+from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli.common import (
+    DEFAULT_REGISTRY,
+    DirOpt,
+    JsonOpt,
+    KeyEnvOpt,
+    RegistryOpt,
+    emit,
+    err,
+    handle_errors,
+    need_file,
+    need_registry,
+    registry_chain,
+)
+from zkml.cli.common import RegistryRpcOpt as RpcOpt
+from zkml.errors import RegistryError
+
+if TYPE_CHECKING:
+    from zkml.artifacts import RegistryDeployment
+    from zkml.claims import Claim
 
 app = typer.Typer(help="Proven model claims: commit a labelled evaluation set, prove every "
                   "sample, state accuracy and fairness metrics anyone can check.",
@@ -170,3 +191,157 @@ def open_cmd(
          f"[green]opened[/green]: all {len(priv.samples)} samples match the root"
          if not problems else "[red]DOES NOT OPEN[/red]:\n  " + "\n  ".join(problems))
     raise typer.Exit(0 if not problems else 1)
+
+
+# On-chain: the ClaimRegistry (needs a persistent chain, like `zkml registry`) ---------------
+
+ClaimRegOpt = Annotated[Path, typer.Option("--claim-registry", help="The ClaimRegistry "
+                                           "deployment JSON (`zkml claim deploy-registry`).")]
+DEFAULT_CLAIM_REGISTRY = Path("build/claim-registry.json")
+
+
+def _claim_registry(path: Path) -> RegistryDeployment:
+    from zkml.artifacts import RegistryDeployment, load_artifact
+    from zkml.errors import ArtifactError
+
+    cmd = f"zkml claim deploy-registry --rpc-url URL --claim-registry {path}"
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such ClaimRegistry deployment; run `{cmd}` first (or "
+                            "pass --claim-registry FILE).")
+    return load_artifact(RegistryDeployment, path)
+
+
+@app.command("deploy-registry")
+@handle_errors
+def deploy_registry_cmd(
+    rpc_url: RpcOpt = None,
+    key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    registry: RegistryOpt = DEFAULT_REGISTRY,
+    claim_registry: ClaimRegOpt = DEFAULT_CLAIM_REGISTRY,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy a ClaimRegistry beside an InferenceRegistry (whose models claims name)."""
+    from zkml.artifacts import save_artifact
+    from zkml.chain.claims import deploy_claim_registry
+    from zkml.errors import ZkmlValueError
+
+    if claim_registry.is_dir():
+        raise ZkmlValueError(f"--claim-registry {claim_registry} is a directory; give the JSON "
+                             "file to write, e.g. build/claim-registry.json.")
+    reg = need_registry(registry)
+    dep = deploy_claim_registry(registry_chain(rpc_url, key_env), reg)
+    save_artifact(dep, claim_registry)
+    emit({"address": dep.address, "chain_id": dep.chain_id, "gas_used": dep.gas_used,
+          "file": str(claim_registry)}, as_json,
+         f"ClaimRegistry at {dep.address} (chain {dep.chain_id}, gas {dep.gas_used:,})\n"
+         f"  written to {claim_registry}")
+
+
+@app.command("publish-set")
+@handle_errors
+def publish_set_cmd(
+    set_file: Annotated[Path, typer.Argument(help="The set commitment (set.json).")],
+    rpc_url: RpcOpt = None,
+    key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    claim_registry: ClaimRegOpt = DEFAULT_CLAIM_REGISTRY,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the set's root on-chain BEFORE proving: block and time fix it in advance.
+
+    Exit 0 recorded, 1 rejected by the registry (e.g. this address committed it already)."""
+    from zkml.chain.claims import commit_set_onchain
+    from zkml.claims import load_set_commitment
+    from zkml.errors import ArtifactError
+
+    pub = load_set_commitment(need_file(set_file, "the set commitment (set.json)",
+                                        ArtifactError))
+    creg = _claim_registry(claim_registry)
+    chain = registry_chain(rpc_url, key_env)
+    try:
+        r = commit_set_onchain(chain, creg, pub)
+    except RegistryError as e:
+        raise _rejected(e, as_json) from e
+    emit({"set_root": pub.root, "committer": chain.account, "tx_hash": r.tx_hash,
+          "gas_used": r.gas_used, "block": r.block}, as_json,
+         f"set {pub.root} committed by {chain.account} in block {r.block} "
+         f"(gas {r.gas_used:,})")
+
+
+def _rejected(e: RegistryError, as_json: bool) -> typer.Exit:
+    """The registry refused (a verdict, exit 1): its reason on stderr, or JSON on stdout."""
+    if as_json:
+        emit({"rejected": e.reason, "message": str(e)}, True, "")
+    else:
+        err.print(f"rejected ({e.reason}): {e}", markup=False, style="red")
+    return typer.Exit(1)
+
+
+def _digest(claim_dir: Path) -> tuple[Claim, str]:
+    import hashlib
+
+    from zkml.claims import load_claim
+
+    c, root = load_claim(claim_dir)
+    return c, hashlib.sha256((root / "claim.json").read_bytes()).hexdigest()
+
+
+@app.command("record")
+@handle_errors
+def record_cmd(
+    claim: Annotated[Path, typer.Argument(help="claim.json or its folder.")],
+    dir: DirOpt,
+    set_committer: Annotated[str | None, typer.Option(
+        help="Who committed the set on-chain (default: the sender).")] = None,
+    rpc_url: RpcOpt = None,
+    key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    claim_registry: ClaimRegOpt = DEFAULT_CLAIM_REGISTRY,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a claim on-chain (the model's registered owner only): its digest, roots and
+    metrics; run `zkml claim verify` first. Exit 0 recorded, 1 rejected by the registry."""
+    from zkml.artifacts import ModelRegistration
+    from zkml.chain.claims import record_claim
+    from zkml.cli.common import check_address, need_artifact
+
+    committer = check_address(set_committer, "--set-committer") if set_committer else None
+    c, digest = _digest(claim)
+    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+    creg = _claim_registry(claim_registry)
+    chain = registry_chain(rpc_url, key_env)
+    try:
+        r = record_claim(chain, creg, reg_model.onchain_model_id, c, digest,
+                         set_committer=committer)
+    except RegistryError as e:
+        raise _rejected(e, as_json) from e
+    emit({"claim_id": r.claim_id, "tx_hash": r.tx_hash, "gas_used": r.gas_used,
+          "block": r.block, "claim_digest": digest}, as_json,
+         f"claim {r.claim_id} recorded in block {r.block} (gas {r.gas_used:,})")
+
+
+@app.command("check-onchain")
+@handle_errors
+def check_onchain_cmd(
+    claim: Annotated[Path, typer.Argument(help="claim.json or its folder.")],
+    model_id: Annotated[str, typer.Option(help="The model's registry id (0x + 64 hex: "
+                                          "`zkml registry register` printed it).")],
+    set_committer: Annotated[str, typer.Option(help="Who committed the set on-chain.")],
+    rpc_url: RpcOpt = None,
+    key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
+    claim_registry: ClaimRegOpt = DEFAULT_CLAIM_REGISTRY,
+    as_json: JsonOpt = False,
+) -> None:
+    """Is this claim file the one recorded on-chain (digest, roots, count, metrics, a set
+    committed before it)? Check the proofs with `zkml claim verify`. Exit 0 yes, 1 no."""
+    from zkml.chain.claims import check_claim_onchain
+    from zkml.cli.common import check_address, check_bytes32
+
+    mid = check_bytes32(model_id, "--model-id", "give the registry model id.", require_0x=True)
+    committer = check_address(set_committer, "--set-committer")
+    c, digest = _digest(claim)
+    creg = _claim_registry(claim_registry)
+    reason = check_claim_onchain(registry_chain(rpc_url, key_env), creg, mid, c, digest,
+                                 set_committer=committer)
+    emit({"recorded": reason is None, "reason": reason, "claim_digest": digest}, as_json,
+         "[green]recorded[/green]: this claim file is the one on-chain" if reason is None
+         else f"[red]NOT RECORDED AS IS[/red]: {reason}")
+    raise typer.Exit(0 if reason is None else 1)

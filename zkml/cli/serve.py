@@ -25,22 +25,30 @@ DbOpt = Annotated[Path, typer.Option("--db", help="The SQLite index file.")]
 RegistryOpt = Annotated[str, typer.Option(
     "--registry", help="The registry: its deployment JSON (from `zkml registry deploy`) or its "
     "0x address.")]
+ClaimRegistryOpt = Annotated[str | None, typer.Option(
+    "--claim-registry", help="Also index this ClaimRegistry (over --registry): its deployment "
+    "JSON (from `zkml claim deploy-registry`) or its 0x address.")]
 ReorgOpt = Annotated[int, typer.Option(
     "--reorg-depth", min=1, help="Blocks re-read on every run, to survive reorgs.")]
 DEFAULT_DB = Path("build/index.sqlite")
 
 
 def _indexer(rpc_url: str | None, registry: str, db: Path, reorg_depth: int,
-             from_block: int = 0) -> Indexer:
+             from_block: int = 0, claim_registry: str | None = None) -> Indexer:
     if not rpc_url or rpc_url == "embedded":
         raise ChainError("indexing needs a persistent chain: pass --rpc-url (or set "
                          "ZKML_RPC_URL), e.g. a local anvil at http://127.0.0.1:8545.")
     from zkml.chain.evm import connect
     from zkml.serve.indexer import Indexer, registry_from
 
+    # read before connecting: a wrong file is named without a round trip. A bare address
+    # gets chain id 0 (not checked): it is whatever is at that address on the chain connected
+    reg = registry_from(registry)
+    claims = None if claim_registry is None else registry_from(
+        claim_registry, contract="ClaimRegistry", option="--claim-registry")
     chain = connect(rpc_url, read_only=True)
-    return Indexer(chain, registry_from(registry, chain.chain_id), db, reorg_depth=reorg_depth,
-                   from_block=from_block)
+    return Indexer(chain, reg, db, reorg_depth=reorg_depth, from_block=from_block,
+                   claim_registry=claims)
 
 
 @app.command("index")
@@ -49,6 +57,7 @@ def index(
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", envvar="ZKML_RPC_URL",
                                                 help="JSON-RPC URL of the chain.")] = None,
     registry: RegistryOpt = "build/registry.json",
+    claim_registry: ClaimRegistryOpt = None,
     db: DbOpt = DEFAULT_DB,
     reorg_depth: ReorgOpt = 12,
     from_block: Annotated[int, typer.Option(min=0, help="First block to read on a fresh "
@@ -59,16 +68,17 @@ def index(
                                             "--follow.")] = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Follow the registry's events into a SQLite index: resumes from its last block,
-    re-reads the last --reorg-depth blocks, re-indexes when the chain or registry changed;
-    running it again adds nothing."""
-    ix = _indexer(rpc_url, registry, db, reorg_depth, from_block)
+    """Follow the registry's events (and a claim registry's, with --claim-registry) into a
+    SQLite index: resumes from its last block, re-reads the last --reorg-depth blocks,
+    re-indexes when the chain or a registry changed; running it again adds nothing."""
+    ix = _indexer(rpc_url, registry, db, reorg_depth, from_block, claim_registry)
     while True:
         r = ix.sync()
         note = f"; re-indexed: {r.reindexed}" if r.reindexed else ""
         emit(r.__dict__, as_json, f"indexed blocks {r.from_block}..{r.to_block}: "
              f"+{r.new_models} model(s), +{r.new_inferences} inference(s), "
-             f"{r.total_inferences} in total ({r.seconds:.2f}s){note} -> {db}")
+             + (f"+{r.new_claims} claim(s), " if claim_registry else "") +
+             f"{r.total_inferences} inferences in total ({r.seconds:.2f}s){note} -> {db}")
         if not follow:
             return
         time.sleep(interval)
@@ -93,8 +103,9 @@ def _packages(paths: list[Path]) -> tuple[dict[str, Path], dict[str, ModelInfo]]
 def serve(
     rpc_url: Annotated[str | None, typer.Option(
         "--rpc-url", envvar="ZKML_RPC_URL", help="Keep the index fresh from this chain (with "
-        "--registry); without it, serve the index as it is.")] = None,
+        "--registry and --claim-registry); without it, serve the index as it is.")] = None,
     registry: RegistryOpt = "build/registry.json",
+    claim_registry: ClaimRegistryOpt = None,
     db: DbOpt = DEFAULT_DB,
     host: Annotated[str, typer.Option(help="Interface to bind: 127.0.0.1 (this machine only) "
                                       "unless you mean to publish the page.")] = "127.0.0.1",
@@ -120,7 +131,7 @@ def serve(
     folders, infos = _packages(package or [])
     background = None
     if rpc_url:
-        ix = _indexer(rpc_url, registry, db, reorg_depth)
+        ix = _indexer(rpc_url, registry, db, reorg_depth, claim_registry=claim_registry)
         r = ix.sync()
         err.print(f"indexed to block {r.to_block}: {r.total_inferences} inference(s) -> {db}")
         background = Background(ix.sync, refresh)

@@ -45,10 +45,13 @@ class GroupRow(BaseModel):
 
 
 class ClaimSummary(BaseModel):
-    claim_id: str = Field(description="keccak256(abi.encode(modelId, setRoot, proofsRoot))")
+    claim_id: str = Field(description="keccak256(abi.encode(modelId, setRoot, setCommitter, "
+                          "proofsRoot))")
     model_id: str = Field(description="registry model id")
     vk_digest: str | None
     set_root: str = Field(description="sha256 Merkle root of the committed evaluation set")
+    set_committer: str = Field(description="who committed the set: a commitment is one root "
+                               "committed by one address")
     claimant: str = Field(description="the model's owner, who recorded the claim")
     samples: int
     accuracy: float | None
@@ -61,8 +64,8 @@ class ClaimDetail(ClaimSummary):
     proofs_root: str = Field(description="sha256 Merkle root over the proof bundles' digests")
     claim_digest: str = Field(description="sha256 of the claim file")
     tx_hash: str
-    set_committer: str | None
-    set_timestamp: int | None = Field(description="when the set was committed (unix seconds)")
+    set_timestamp: int | None = Field(description="when the set was committed (unix seconds; "
+                                      "None: the commitment is not in this index)")
     set_block: int | None
     set_tx_hash: str | None
     demographic_parity_difference: float | None

@@ -36,7 +36,7 @@ from zkml.errors import ChainError, ZkmlValueError
 
 __all__ = ["Indexer", "SyncReport", "open_db", "registry_from", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: sets keyed by (root, committer), claims name the committer
 _NONE16 = 0xFFFF
 _EVENT_TABLES = ("models", "transfers", "retirements", "inferences", "sets", "claims")
 
@@ -66,14 +66,15 @@ CREATE INDEX IF NOT EXISTS inf_model ON inferences (model_id, block, log_index);
 CREATE INDEX IF NOT EXISTS inf_submitter ON inferences (submitter, block, log_index);
 CREATE INDEX IF NOT EXISTS inf_time ON inferences (timestamp);
 CREATE TABLE IF NOT EXISTS sets (
-  set_root TEXT PRIMARY KEY, committer TEXT NOT NULL, samples INTEGER NOT NULL,
-  timestamp INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
-  tx_hash TEXT NOT NULL);
+  set_root TEXT NOT NULL, committer TEXT NOT NULL, model_digest TEXT NOT NULL,
+  samples INTEGER NOT NULL, timestamp INTEGER NOT NULL, block INTEGER NOT NULL,
+  log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL, PRIMARY KEY (set_root, committer));
 CREATE TABLE IF NOT EXISTS claims (
   claim_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, set_root TEXT NOT NULL,
-  claimant TEXT NOT NULL, proofs_root TEXT NOT NULL, claim_digest TEXT NOT NULL,
-  samples INTEGER NOT NULL, metrics TEXT NOT NULL, timestamp INTEGER NOT NULL,
-  block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL);
+  set_committer TEXT NOT NULL, claimant TEXT NOT NULL, proofs_root TEXT NOT NULL,
+  claim_digest TEXT NOT NULL, samples INTEGER NOT NULL, metrics TEXT NOT NULL,
+  timestamp INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+  tx_hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS claim_model ON claims (model_id, block, log_index);
 """
 
@@ -110,6 +111,10 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+#: a function only that contract has: a deployment JSON of another contract is refused
+_MARKERS = {"ClaimRegistry": "recordClaim"}
+
+
 def registry_from(value: str | Path, chain_id: int | None = None, *,
                   contract: str = "InferenceRegistry", option: str = "--registry"
                   ) -> RegistryDeployment:
@@ -134,7 +139,13 @@ def registry_from(value: str | Path, chain_id: int | None = None, *,
     if not path.is_file():
         raise ZkmlValueError(f"{option} {text}: neither a {contract} deployment JSON nor a 0x "
                              "address.")
-    return load_artifact(RegistryDeployment, path)
+    dep = load_artifact(RegistryDeployment, path)
+    marker = _MARKERS.get(contract)
+    if marker and not any(f.get("name") == marker for f in dep.abi):
+        # e.g. the InferenceRegistry's file given for the ClaimRegistry: both are deployments
+        raise ZkmlValueError(f"{option} {text}: not a {contract} deployment (its ABI has no "
+                             f"{marker}).")
+    return dep
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,10 @@ class Indexer:
         self.contract = chain.contract(registry.address, registry.abi)
         self.claims: Any = None
         if claim_registry is not None:
+            if claim_registry.chain_id and claim_registry.chain_id != chain.chain_id:
+                raise ChainError(f"the claim registry {claim_registry.address} is on chain "
+                                 f"{claim_registry.chain_id}; {chain.label} is chain "
+                                 f"{chain.chain_id}.")
             self.claims = chain.contract(claim_registry.address, claim_registry.abi)
             over = self._rpc("reading the claim registry", lambda: self.chain.call(
                 self.claims.functions.inferenceRegistry(), gas=None))
@@ -229,9 +244,17 @@ class Indexer:
                 self.from_block, last - self.reorg_depth + 1)
             before = self._counts(conn)
             with conn:  # one transaction: a crash leaves the previous state
+                # begun here (a DROP would not begin one), IMMEDIATE: holding the write lock
+                # from its first read, so another indexer's commit cannot make it stale
+                if not conn.in_transaction:
+                    conn.execute("BEGIN IMMEDIATE")
                 if reason or last < 0:
+                    # dropped and made again: an index of an older format has other columns
                     for table in (*_EVENT_TABLES, "meta"):
-                        conn.execute(f"DELETE FROM {table}")
+                        conn.execute(f"DROP TABLE IF EXISTS {table}")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():  # one by one: executescript would commit
+                            conn.execute(statement)
                     before = (0, 0, 0)
                     window = None
                 else:
@@ -342,11 +365,13 @@ class Indexer:
             self._read_claims(conn, a, b)
 
     def _read_claims(self, conn: sqlite3.Connection, a: int, b: int) -> None:
-        """Set commitments and claims; a claim's metrics are kept as [[name, ppm], ...]."""
+        """Set commitments (one per root and committer; ``model_digest``: the vk digest it was
+        committed for) and claims; a claim's metrics are kept as [[name, ppm], ...]."""
         for lg in self._logs("SetCommitted", a, b, self.claims):
             args = lg["args"]
-            conn.execute("INSERT OR REPLACE INTO sets VALUES (?,?,?,?,?,?,?)",
-                         (_hex(args["setRoot"]), str(args["committer"]), int(args["samples"]),
+            conn.execute("INSERT OR REPLACE INTO sets VALUES (?,?,?,?,?,?,?,?)",
+                         (_hex(args["setRoot"]), str(args["committer"]),
+                          bytes(args["modelDigest"]).hex(), int(args["samples"]),
                           int(args["timestamp"]), int(lg["blockNumber"]), int(lg["logIndex"]),
                           _hex(lg["transactionHash"])))
         for lg in self._logs("ClaimRecorded", a, b, self.claims):
@@ -354,8 +379,9 @@ class Indexer:
             metrics = [[str(n), int(v)] for n, v in zip(args["metricNames"],
                                                          args["metricValues"], strict=True)]
             conn.execute(
-                "INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (_hex(args["claimId"]), _hex(args["modelId"]), _hex(args["setRoot"]),
-                 str(args["claimant"]), _hex(args["proofsRoot"]), _hex(args["claimDigest"]),
+                 str(args["setCommitter"]), str(args["claimant"]), _hex(args["proofsRoot"]),
+                 _hex(args["claimDigest"]),
                  int(args["samples"]), json.dumps(metrics), int(args["timestamp"]),
                  int(lg["blockNumber"]), int(lg["logIndex"]), _hex(lg["transactionHash"])))

@@ -1,5 +1,6 @@
-"""The read side of the index: models, inferences (filtered, paginated), one record, claims,
-the indexer's state. Read-only connections; every value returned is plain data (dicts, lists).
+"""The read side of the index: models, inferences (filtered, paginated), one record, claims
+(their queries: ``zkml.serve.claim_queries``), the indexer's state. Read-only connections;
+every value returned is plain data (dicts, lists).
 
 Speed (benchmarks/serve_load.py): every list query walks an index in its ORDER BY order (a
 vk digest registered twice: one per registration, merged), a page's rowids are found on
@@ -21,6 +22,7 @@ from typing import Any
 
 from zkml.errors import ZkmlValueError
 from zkml.presets import PRESETS
+from zkml.serve import claim_queries
 from zkml.serve.indexer import open_db
 
 __all__ = ["Store", "Filters", "ModelInfo", "BadQuery", "parse_time"]
@@ -362,40 +364,20 @@ class Store:
         return [json.loads(r[0]) for r in self._rows(
             f"SELECT decoded FROM inferences WHERE model_id IN ({q})", model_ids)]
 
-    # --- claims (ClaimRegistry) -------------------------------------------------------
+    # --- claims (ClaimRegistry): the queries are zkml.serve.claim_queries' --------------
 
-    def _has_claims(self) -> bool:  # False: an index made before claims were indexed
-        return bool(self._cached("has_claims", lambda: bool(self._rows(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'"))))
+    def _has_claims(self) -> bool:  # False: an index of claims in no or an older format
+        return bool(self._cached("has_claims", lambda: claim_queries.has_claims(self._rows)))
 
     def claims(self, model_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        """Recorded claims (of ``model_ids``), newest first."""
-        if not self._has_claims():
-            return []
-        where = "" if model_ids is None else \
-            f" WHERE c.model_id IN ({','.join('?' * len(model_ids))})"
-        return [self._claim(r) for r in self._rows(
-            f"{_CLAIMS}{where} ORDER BY c.block DESC, c.log_index DESC", model_ids or [])]
+        """Recorded claims (of ``model_ids``), newest first, with their set's commitment."""
+        return claim_queries.claims(self._rows, model_ids) if self._has_claims() else []
 
     def claim(self, claim_id: str) -> dict[str, Any]:
         raw = claim_id.strip().lower().removeprefix("0x")
         if len(raw) != 64 or not set(raw) <= _HEXDIGITS:
             raise BadQuery(f"claim id {claim_id[:80]!r} is not 0x + 64 hex.")
-        rows = self._rows(f"{_CLAIMS} WHERE c.claim_id = ?", ("0x" + raw,)) \
-            if self._has_claims() else []
-        if not rows:
+        found = claim_queries.claim(self._rows, "0x" + raw) if self._has_claims() else None
+        if found is None:
             raise BadQuery(f"no claim 0x{raw} in this index.", 404)
-        return self._claim(rows[0])
-
-    @staticmethod
-    def _claim(r: sqlite3.Row) -> dict[str, Any]:
-        """A claim with its set's commitment; ``metrics`` = [[name, ppm], ...] as recorded."""
-        kept = {k: r[k] for k in r.keys() if k not in ("block", "log_index", "retired")}
-        return {**kept, "block_number": r["block"], "metrics": json.loads(r["metrics"]),
-                "model_retired": bool(r["retired"])}
-
-
-_CLAIMS = ("SELECT c.*, m.vk_digest, s.committer AS set_committer, s.timestamp AS set_timestamp, "
-           "s.block AS set_block, s.tx_hash AS set_tx_hash, EXISTS(SELECT 1 FROM retirements r "
-           "WHERE r.model_id = c.model_id) AS retired FROM claims c LEFT JOIN models m ON "
-           "m.model_id = c.model_id LEFT JOIN sets s ON s.set_root = c.set_root")
+        return found
