@@ -412,6 +412,31 @@ ROWS: list[tuple[str, str, bool]] = [
      "not a claim", False),
     (f"claim check-onchain garbage.json --model-id {INF}", "Missing option '--set-committer'",
      False),
+    # collaborative models
+    ("collab join missing.onnx --party-dir p --name a --position 0 --parties 2 --calibration "
+     "ex.npy", "no such file; give this party's segment", True),
+    ("collab join two.onnx --party-dir p --name a --position 0 --parties 2 --calibration "
+     "missing.npy", "no such file; give calibration samples", False),
+    ("collab join two.onnx --party-dir p --name a --position 2 --parties 2 --calibration "
+     "ex.npy", "position 2 is not in 0..1", True),
+    ("collab join two.onnx --party-dir p --name a --position 1 --parties 2 --calibration "
+     "ex.npy", "give input_scale (the previous party's output scale)", False),
+    ("collab join two.onnx --party-dir afile --name a --position 0 --parties 2 --calibration "
+     "ex.npy", "is a file, not a directory", False),
+    ("collab agree missing.json", "no such file; give a draft.json", True),
+    ("collab agree garbage.json", "not a draft", False),
+    ("collab finalize --party-dir empty --logrows 9 --srs missing.srs",
+     "no such file; give the agreed SRS file", True),
+    ("collab finalize --party-dir empty --logrows 9 --srs garbage.srs",
+     "no draft; run join for this party first", False),
+    ("collab assemble empty --srs garbage.srs", "no contribution.json", True),
+    ("collab prove --party-dir empty --model empty --input ex.npy", "no model.json", True),
+    ("collab verify missing.json --model empty --srs garbage.srs",
+     "no such file; give a collaborative bundle", True),
+    ("collab verify garbage.json --model empty --srs garbage.srs", "not a collaborative bundle",
+     False),
+    ("collab verify bundle.json --model empty --srs garbage.srs", "not a collaborative bundle "
+     "(format is not", False),
 ]
 
 

@@ -369,3 +369,12 @@ def poseidon_hash(felts: list[int]) -> int:
     if len(out) != 1:
         raise ProveError(f"ezkl's poseidon_hash returned {len(out)} values, expected one.")
     return felt_from_le_hex(str(out[0]))
+
+
+def commitment_points(values: int, vk: Path, settings: Path, srs: Path) -> int:
+    """How many G1 points ezkl's KZG commitment of ``values`` field elements takes for this
+    circuit (a tensor longer than a column is committed column by column). Counted by
+    committing zeros: the same chunking ezkl's prover applies, with no formula copied here."""
+    with _translate("KZG commitment", ProveError, "Check the vk, settings and SRS files."):
+        points = ezkl.kzg_commit(["00" * 32] * values, str(vk), str(settings), str(srs))
+    return len(points)

@@ -263,6 +263,51 @@ def polycommit_layout(path: Path) -> PolycommitLayout:
     )
 
 
+@dataclass(frozen=True)
+class CommittedLayout:
+    """Where a proof with committed (``polycommit``) inputs, params and outputs carries each
+    one's points (byte offsets), and how many values each committed tensor holds."""
+
+    inputs: list[int]
+    params: list[int]
+    outputs: list[int]
+    sizes: list[int]
+
+
+def committed_layout(path: Path, param_points: int) -> CommittedLayout:
+    """The commitment points of a circuit whose params are ``polycommit`` (zkml.collab):
+    one point per committed input and output tensor (each must fit one column), and
+    ``param_points`` for the params (count them with :func:`commitment_points`).
+
+    Raises:
+        ArtifactError: the settings do not describe such a circuit.
+    """
+    try:
+        s = json.loads(Path(path).read_text())
+        ra = s["run_args"]
+        sizes = [int(v) for v in s.get("module_sizes", {}).get("polycommit", [])]
+        n_in = len(s["model_input_scales"]) if ra["input_visibility"] == "KZGCommit" else 0
+        n_out = len(s["model_output_scales"]) if ra["output_visibility"] == "KZGCommit" else 0
+        committed_params = ra["param_visibility"] == "KZGCommit"
+        logrows = int(ra["logrows"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{path}: cannot read the polycommit sizes ({e}).") from e
+    if not committed_params or len(sizes) != n_in + 1 + n_out or param_points < 1:
+        raise ArtifactError(f"{path}: not a circuit with committed params ({len(sizes)} "
+                            f"polycommit tensors for {n_in} input(s), {n_out} output(s)).")
+    boundary = sizes[:n_in] + sizes[n_in + 1:]
+    if any(size >= 2**logrows - 64 for size in boundary):
+        raise ArtifactError(f"{path}: a committed boundary tensor ({max(boundary)} values) does "
+                            f"not fit one column at logrows {logrows}; cut at a smaller tensor.")
+    p = G1_POINT_BYTES
+    return CommittedLayout(
+        inputs=[p * i for i in range(n_in)],
+        params=[p * (n_in + i) for i in range(param_points)],
+        outputs=[p * (n_in + param_points + i) for i in range(n_out)],
+        sizes=sizes,
+    )
+
+
 def set_logrows(path: Path, logrows: int) -> None:
     """Raise a calibrated circuit's logrows (every segment of a split shares one SRS, and a
     commitment depends on the logrows, so all segments are compiled at the largest)."""

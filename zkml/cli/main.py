@@ -20,6 +20,7 @@ import typer
 from zkml.cli import (
     chain,
     claim,
+    collab,
     commitment,
     consent,
     demo,
@@ -56,6 +57,7 @@ app.add_typer(consent.app, name="consent")
 app.add_typer(commitment.app, name="commitment")
 app.add_typer(split.app, name="split")
 app.add_typer(claim.app, name="claim")
+app.add_typer(collab.app, name="collab")
 
 
 def version_text() -> str:

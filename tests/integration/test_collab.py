@@ -1,0 +1,236 @@
+"""Collaborative models (issue #24): each party proves its own segment with private weights.
+
+Two parties split a 4-8-2 MLP (alice: Linear+ReLU, bob: Linear); a third folder holds a bob
+with other weights of the same shape (mallory). Every cheat is a bundle or hop an adversary
+could assemble from real proofs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from zkml import _ezkl, collab
+from zkml._utils import dequantize, sha256_file
+from zkml.collab.formats import CollabBundle, CollabModel, Hop
+from zkml.errors import ArtifactError, ProveError, ZkmlValueError
+
+
+@dataclass
+class World:
+    root: Path
+    model: CollabModel
+    srs: Path
+    bundles: list[CollabBundle]
+    hops: list[Hop]
+    mallory: Hop
+    floats: list[np.ndarray]
+
+
+def _export(m: torch.nn.Module, n: int, path: Path) -> None:
+    torch.onnx.export(m, (torch.zeros(1, n),), path, input_names=["x"], output_names=["y"],
+                      dynamo=False)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    w = tmp_path_factory.mktemp("collab")
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU()).eval()
+    b = torch.nn.Sequential(torch.nn.Linear(8, 2)).eval()
+    m = torch.nn.Sequential(torch.nn.Linear(8, 2)).eval()  # mallory: bob's shape, other weights
+    for net, n, name in ((a, 4, "a"), (b, 8, "b"), (m, 8, "m")):
+        _export(net, n, w / f"{name}.onnx")
+    cal = np.random.default_rng(0).uniform(-1, 1, (16, 4))
+    da = collab.join(w / "a.onnx", cal, w / "alice", name="alice", position=0, parties=2)
+    acts = np.load(w / "alice" / "next_calibration.npy")
+    db = collab.join(w / "b.onnx", acts, w / "bob", name="bob", position=1, parties=2,
+                     input_scale=da.output_scale)
+    collab.join(w / "m.onnx", acts, w / "mallory", name="bob", position=1, parties=2,
+                input_scale=da.output_scale)
+    logrows = max(da.logrows, db.logrows)
+    srs = w / "kzg.srs"
+    _ezkl.gen_srs(srs, logrows)
+    for p in ("alice", "bob", "mallory"):
+        collab.finalize(w / p, logrows=logrows, srs_path=srs)
+    model = collab.assemble([w / "alice" / "contribution", w / "bob" / "contribution"],
+                            w / "model", srs)
+    hops, bundles, floats = [], [], []
+    for x in cal[:2]:
+        h0 = collab.prove_hop(w / "alice", model, value=x)
+        hops.append(h0)
+        bundles.append(collab.finish(collab.prove_hop(w / "bob", model, hop=h0), model))
+        with torch.no_grad():
+            floats.append(b(a(torch.tensor(x, dtype=torch.float32)[None])).numpy().ravel())
+    # mallory proves "bob's" segment with her weights: she has her own keys, not in the model
+    mallory = _mallory_hop(w, model, hops[0])
+    return World(w, model, srs, bundles, hops, mallory, floats)
+
+
+def _mallory_hop(w: Path, model: CollabModel, hop: Hop) -> Hop:
+    """Mallory's proof of segment 1 on alice's hop, made with her own keys and weights."""
+    other = model.model_copy(update={"contributions": [
+        model.contributions[0],
+        collab.Contribution.model_validate_json(
+            (w / "mallory" / "contribution" / "contribution.json").read_text())]})
+    return collab.prove_hop(w / "mallory", other, hop=hop.model_copy(
+        update={"model_id": other.model_id}))
+
+
+def _verify(world: World, bundle: CollabBundle) -> tuple[bool, str | None]:
+    v = collab.verify_collab(bundle, world.root / "model", world.srs)
+    return v.valid, v.reason
+
+
+def test_an_inference_verifies_and_matches_the_float_model(world: World) -> None:
+    for b, ref in zip(world.bundles, world.floats, strict=True):
+        assert _verify(world, b) == (True, None)
+        assert np.allclose(b.outputs, ref, atol=0.01)
+    assert world.bundles[0].outputs != world.bundles[1].outputs
+    c0, c1 = world.model.contributions
+    assert c0.weight_commitment != c1.weight_commitment
+    # the weight commitment is the same in every proof of a segment, whatever the input
+    for b in world.bundles:
+        for s, c in zip(b.segments, world.model.contributions, strict=True):
+            proof = bytes.fromhex(s.proof[2:])
+            assert ["0x" + proof[o:o + 64].hex() for o in c.param_points] == c.weight_commitment
+
+
+def test_a_segment_proved_with_other_weights_is_rejected(world: World) -> None:
+    good = world.bundles[0]
+    forged = world.mallory.proofs[1].model_copy(
+        update={"vk_digest": world.model.contributions[1].vk_digest})
+    bad = good.model_copy(update={"segments": [good.segments[0], forged]})
+    assert _verify(world, bad) == (False, "segment 1 (bob): proved with other weights than the "
+                                          "ones its party published")
+    # her proof with bob's published commitment pasted over hers: the proof no longer holds
+    c1 = world.model.contributions[1]
+    raw = bytearray.fromhex(world.mallory.proofs[1].proof[2:])
+    for o, point in zip(c1.param_points, c1.weight_commitment, strict=True):
+        raw[o:o + 64] = bytes.fromhex(point[2:])
+    pasted = forged.model_copy(update={"proof": "0x" + raw.hex()})
+    outs = dequantize([int(v) for v in pasted.instances[-2:]], c1.output_scale)
+    bad = good.model_copy(update={"segments": [good.segments[0], pasted], "outputs": outs})
+    assert _verify(world, bad) == (False, "segment 1 (bob): the proof does not verify under "
+                                          "its party's key")
+
+
+def test_a_segment_from_another_inference_or_out_of_order_is_rejected(world: World) -> None:
+    one, two = world.bundles
+    mixed = one.model_copy(update={"segments": [one.segments[0], two.segments[1]],
+                                   "outputs": two.outputs})
+    ok, reason = _verify(world, mixed)
+    assert not ok and reason is not None and reason.startswith(
+        "link 0: segment 0's output commitment is not segment 1's input commitment")
+    flipped = one.model_copy(update={"segments": one.segments[::-1]})
+    ok, reason = _verify(world, flipped)
+    assert not ok and reason is not None and "re-ordered" in reason
+    edited = one.model_copy(update={"outputs": [v + 1 for v in one.outputs]})
+    assert _verify(world, edited) == (False, "outputs: not what the last segment's instances "
+                                             "encode")
+
+
+def test_parties_refuse_foreign_keys_and_tampered_hops(world: World) -> None:
+    # committed weights leave the verifying key weight-free: mallory's key IS bob's, so only
+    # the weight commitment tells them apart; her own prover refuses to pass as bob
+    assert sha256_file(world.root / "mallory" / "vk.key") == world.model.contributions[1].vk_digest
+    with pytest.raises(ProveError, match="does not carry the weight commitment its "
+                                         "contribution published"):
+        collab.prove_hop(world.root / "mallory", world.model, hop=world.hops[0])
+    with pytest.raises(ZkmlValueError, match="this party's key is not in model"):
+        collab.prove_hop(world.root / "alice", world.model.model_copy(
+            update={"contributions": world.model.contributions[1:]}), value=[0.0] * 4)
+    c0 = world.model.contributions[0]
+    raw = bytearray.fromhex(world.hops[0].proofs[0].proof[2:])
+    raw[c0.param_points[0]] ^= 1
+    bad = world.hops[0].model_copy(update={"proofs": [
+        world.hops[0].proofs[0].model_copy(update={"proof": "0x" + raw.hex()})]})
+    with pytest.raises(ZkmlValueError, match="proved with other weights than its party "
+                                             "published"):
+        collab.prove_hop(world.root / "bob", world.model, hop=bad)
+    with pytest.raises(ZkmlValueError, match="party 0 proves on the input"):
+        collab.prove_hop(world.root / "bob", world.model, value=[0.0] * 8)
+
+
+def test_assemble_refuses_what_does_not_chain(world: World, tmp_path: Path) -> None:
+    alice, bob = (world.root / p / "contribution" for p in ("alice", "bob"))
+    with pytest.raises(ArtifactError, match=r"positions \[1\] for \[2\] parties"):
+        collab.assemble([bob], tmp_path / "m1", world.srs)
+    other = tmp_path / "other.srs"
+    _ezkl.gen_srs(other, world.model.logrows)
+    with pytest.raises(ArtifactError, match="the model needs one logrows"):
+        collab.assemble([alice, bob], tmp_path / "m2", other)
+    edited = tmp_path / "bob"
+    import shutil
+
+    shutil.copytree(bob, edited)
+    c = json.loads((edited / "contribution.json").read_text())
+    c["param_points"] = c["param_points"][:-1] or [0]
+    (edited / "contribution.json").write_text(json.dumps(c))
+    with pytest.raises(ArtifactError, match="places the commitments where its settings do not"):
+        collab.assemble([alice, edited], tmp_path / "m3", world.srs)
+    (edited / "vk.key").write_bytes(b"x" + (bob / "vk.key").read_bytes()[1:])
+    with pytest.raises(ArtifactError, match=r"not the file contribution\.json describes"):
+        collab.assemble([alice, edited], tmp_path / "m4", world.srs)
+
+
+def test_the_two_party_demo_keeps_each_partys_weights_in_its_folder(tmp_path: Path) -> None:
+    """examples/collaborative.py: separate processes, folders and caches; then every file of
+    each party (its cache included), the channel and the public folder is searched for the
+    other party's weights (text, quantised, field elements, float bytes)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "collaborative.py"
+    res = subprocess.run([sys.executable, str(example), "--dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "verified: True" in res.stdout
+    import re
+
+    import onnx
+    from onnx import numpy_helper
+
+    from zkml._utils import FIELD_MODULUS
+
+    def needles(party: str, onnx_name: str) -> tuple[set[str], set[bytes]]:
+        """A party's weights as text (floats, quantised integers) and as bytes: float32
+        pairs as an ONNX stores them, float64, field elements as a compiled circuit would."""
+        m = onnx.load(tmp_path / party / onnx_name)
+        arrays = [numpy_helper.to_array(t).astype(np.float32).ravel()
+                  for t in m.graph.initializer]
+        scale = json.loads((tmp_path / party / "zkml" / "settings.json").read_text())[
+            "run_args"]["param_scale"]
+        text: set[str] = set()
+        raw: set[bytes] = set()
+        for arr in arrays:
+            raw |= {arr[i:i + 2].tobytes() for i in range(len(arr) - 1)}
+            for v in arr.tolist():
+                q = round(v * 2**scale)
+                raw.add(np.float64(v).tobytes())
+                if abs(q) >= 10_000:
+                    raw.add((q % FIELD_MODULUS).to_bytes(32, "little"))
+                    text |= {str(q), (q % FIELD_MODULUS).to_bytes(32, "little").hex()}
+                if abs(v) >= 1e-3:
+                    text |= {repr(v), f"{v:.6f}"}
+        return {n for n in text if len(n.lstrip("-").replace(".", "").strip("0")) >= 5}, raw
+
+    for owner, onnx_name, others in (("alice", "extractor.onnx", ("bob", "channel", "public")),
+                                     ("bob", "head.onnx", ("alice", "channel", "public"))):
+        text, raw = needles(owner, onnx_name)
+        assert len(text) > 10 and len(raw) > 10
+        files = [p for d in others for p in (tmp_path / d).rglob("*") if p.is_file()]
+        assert any(p.name == "pk.key" for p in files) and any(p.suffix == ".npy" for p in files)
+        leaks = []
+        for p in files:
+            data = p.read_bytes()
+            leaks += [(str(p.relative_to(tmp_path)), n.hex()) for n in raw if n in data]
+            if p.suffix in {".json", ".txt", ".path", ".csv"}:
+                s = data.decode("latin-1")
+                leaks += [(str(p.relative_to(tmp_path)), n) for n in text if n in s and re.search(
+                    rf"(?<![0-9A-Za-z.]){re.escape(n)}(?![0-9A-Za-z])", s)]
+        assert leaks == [], f"{owner}'s weights found: {leaks[:5]}"
