@@ -308,6 +308,33 @@ def committed_layout(path: Path, param_points: int) -> CommittedLayout:
     )
 
 
+def committed_sizes(path: Path) -> list[int]:
+    """How many values each ``polycommit`` tensor of a circuit holds (inputs, params,
+    outputs, in that order).
+
+    Raises:
+        ArtifactError: not a readable settings file.
+    """
+    try:
+        return [int(v) for v in json.loads(Path(path).read_text())["module_sizes"]["polycommit"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{path}: cannot read the polycommit sizes ({e}).") from e
+
+
+def witness_boundary(witness: dict[str, Any]) -> list[list[str]]:
+    """A witness's outputs exactly as ezkl wrote them (field elements, little-endian hex):
+    what the next segment's input file takes (:func:`write_boundary_input`)."""
+    try:
+        return [[str(v) for v in out] for out in witness["outputs"]]
+    except (KeyError, TypeError) as e:
+        raise ProveError(f"ezkl returned a witness without outputs ({e}).") from e
+
+
+def write_boundary_input(path: Path, boundary: Sequence[Sequence[str]]) -> None:
+    """The next segment's input file from :func:`witness_boundary`'s field elements."""
+    atomic_write_json(path, {"input_data": [list(b) for b in boundary]}, indent=None)
+
+
 def set_logrows(path: Path, logrows: int) -> None:
     """Raise a calibrated circuit's logrows (every segment of a split shares one SRS, and a
     commitment depends on the logrows, so all segments are compiled at the largest)."""

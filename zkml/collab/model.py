@@ -88,7 +88,7 @@ def assemble(contribution_dirs: Sequence[str | Path], out_dir: str | Path,
                                 f"scale {a.output_scale}; segment {b.position} ({b.name}) "
                                 f"takes {b.input_shape} at scale {b.input_scale}.")
     for c, f in contribs:
-        sizes = json.loads((f / "settings.json").read_text())["module_sizes"]["polycommit"]
+        sizes = _ezkl.committed_sizes(f / "settings.json")
         n_in = 0 if c.position == 0 else 1
         n = _ezkl.commitment_points(int(sizes[n_in]), f / "vk.key", f / "settings.json", srs)
         layout = _ezkl.committed_layout(f / "settings.json", n)

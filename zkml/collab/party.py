@@ -15,7 +15,6 @@ position (``public``). Boundaries are thus linked as in zkml.split.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -178,7 +177,7 @@ def finalize(party_dir: str | Path, *, logrows: int, srs_path: str | Path,
         proof = _ezkl.read_proof(work / "proof.json").proof
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the witness holds weights and activations
-    sizes = json.loads(files["settings"].read_text())["module_sizes"]["polycommit"]
+    sizes = _ezkl.committed_sizes(files["settings"])
     n_in = 0 if draft.position == 0 else 1
     points = _ezkl.commitment_points(int(sizes[n_in]), files["vk"], files["settings"], srs)
     layout = _ezkl.committed_layout(files["settings"], points)

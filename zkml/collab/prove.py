@@ -10,7 +10,6 @@ model, with the published weights and linked.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ def prove_hop(party_dir: str | Path, model: CollabModel, *, value: Any = None,
             done: list[SegmentProof] = []
         else:
             _check_hop(model, hop, position)
-            atomic_write_bytes(data, json.dumps({"input_data": hop.boundary}).encode())
+            _ezkl.write_boundary_input(data, hop.boundary)
             done = list(hop.proofs)
         try:
             w = _ezkl.gen_witness(data, files["compiled"], work / "witness.json", files["vk"],
@@ -112,7 +111,7 @@ def prove_hop(party_dir: str | Path, model: CollabModel, *, value: Any = None,
                          "contribution published: this folder's weights changed since finalize.")
     proof = SegmentProof(position=position, vk_digest=c.vk_digest, proof="0x" + raw.proof.hex(),
                          instances=[str(v) for v in raw.instances])
-    boundary = [[str(v) for v in out] for out in w["outputs"]]
+    boundary = _ezkl.witness_boundary(w)
     return Hop(model_id=model.model_id, proofs=[*done, proof],
                boundary=boundary if position < len(model.contributions) - 1 else [])
 
