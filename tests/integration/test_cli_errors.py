@@ -437,6 +437,13 @@ ROWS: list[tuple[str, str, bool]] = [
      False),
     ("collab verify bundle.json --model empty --srs garbage.srs", "not a collaborative bundle "
      "(format is not", False),
+    ("collab deploy --model empty --srs garbage.srs", "no model.json", True),
+    (f"collab deploy --model empty --srs garbage.srs --contributors {ADDR},0x12",
+     "--contributors '0x12' is not an address", True),
+    ("collab submit missing.json --model empty", "no such file; give a collaborative bundle",
+     True),
+    ("collab submit bundle.json --model empty", "not a collaborative bundle (format is not",
+     False),
 ]
 
 

@@ -2,7 +2,7 @@
 
 Shared by the InferenceRegistry's write side (``registry``) and read side (``audit``), by
 the ClaimRegistry's client (``claims``) and, for :func:`compiled`, by the SplitVerifier's
-(``split``).
+(``split``) and the CollabVerifier's (``collab``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ NONE = 0xFFFF
 
 #: contract name -> the cache tag of its compiled artifact (kept: a new tag recompiles)
 _CACHE_TAGS = {"InferenceRegistry": "registry/1", "ClaimRegistry": "claim-registry/1",
-               "SplitVerifier": "split-verifier/1"}
+               "SplitVerifier": "split-verifier/1", "CollabVerifier": "collab-verifier/1"}
 
 
 def _source(name: str) -> str:

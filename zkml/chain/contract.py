@@ -8,11 +8,11 @@ from pathlib import Path
 
 from zkml import _ezkl, _solc, cache
 from zkml._progress import step
-from zkml._utils import digest_of
+from zkml._utils import digest_of, sha256_file
 from zkml.artifacts import Keys, VerifierContract
 from zkml.errors import ContractSizeError
 
-__all__ = ["build_verifier", "EIP170_LIMIT"]
+__all__ = ["build_verifier", "build_verifier_from_files", "EIP170_LIMIT"]
 
 #: EIP-170: the largest runtime bytecode mainnet (and most L2s) accept.
 EIP170_LIMIT = 24_576
@@ -44,20 +44,49 @@ def build_verifier(
     Example:
         >>> contract = zkml.build_verifier(keys, out_dir="verifier_contracts/generated")
     """
+    key = digest_of("verifier/1", keys.model_id, _ezkl.EZKL_VERSION, _solc.solc_version())
+    generated = Path(keys.dir) / "Verifier.sol"  # made with the keys (see setup)
+    return _build(key, keys.model_id, Path(keys.vk_path), Path(keys.circuit.settings_path),
+                  Path(keys.srs_path), generated if generated.is_file() else None,
+                  out_dir=out_dir, allow_oversize=allow_oversize, size_limit=size_limit)
+
+
+def build_verifier_from_files(
+    vk_path: str | Path,
+    settings_path: str | Path,
+    srs_path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    allow_oversize: bool = False,
+    size_limit: int = EIP170_LIMIT,
+) -> VerifierContract:
+    """:func:`build_verifier` for a circuit given by its files (a collaborative model's
+    segment: ``segment<k>/vk.key`` and ``settings.json``, and the model's SRS), cached by the
+    digests of the key and the settings. ``model_id`` of the result: the vk's sha256.
+
+    Raises:
+        ContractError, ContractSizeError, ToolchainError: as :func:`build_verifier`.
+    """
+    vk, settings = Path(vk_path), Path(settings_path)
+    vk_digest = sha256_file(vk)
+    key = digest_of("verifier-files/1", vk_digest, sha256_file(settings), _ezkl.EZKL_VERSION,
+                    _solc.solc_version())
+    return _build(key, vk_digest, vk, settings, Path(srs_path), None, out_dir=out_dir,
+                  allow_oversize=allow_oversize, size_limit=size_limit)
+
+
+def _build(key: str, model_id: str, vk: Path, settings: Path, srs: Path,
+           generated: Path | None, *, out_dir: str | Path | None, allow_oversize: bool,
+           size_limit: int) -> VerifierContract:
     version = _solc.solc_version()
-    key = digest_of("verifier/1", keys.model_id, _ezkl.EZKL_VERSION, version)
 
     def build(tmp: Path) -> dict[str, object]:
         sol = tmp / "Verifier.sol"
-        generated = Path(keys.dir) / "Verifier.sol"  # made with the keys (see setup)
-        if generated.is_file():
+        if generated is not None:
             src = generated.read_text()
             sol.write_text(src)
         else:
-            src = _ezkl.create_evm_verifier(
-                Path(keys.vk_path), Path(keys.circuit.settings_path), sol, tmp / "abi.json",
-                Path(keys.srs_path),
-            )
+            src = _ezkl.create_evm_verifier(vk, settings, sol, tmp / "abi.json", srs)
             (tmp / "abi.json").unlink(missing_ok=True)
         out = _solc.compile_standard({"Verifier.sol": src})
         name, art = next(iter(out["contracts"]["Verifier.sol"].items()))
@@ -74,12 +103,12 @@ def build_verifier(
     compiled = json.loads(entry.file("compiled.json").read_text())
     sol_path = entry.file("Verifier.sol")
     if out_dir is not None:
-        dest = Path(out_dir) / f"Verifier_{keys.model_id[:12]}.sol"
+        dest = Path(out_dir) / f"Verifier_{model_id[:12]}.sol"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(sol_path, dest)
         sol_path = dest
     contract = VerifierContract(
-        model_id=keys.model_id,
+        model_id=model_id,
         sol_path=str(sol_path),
         contract_name=compiled["name"],
         abi=compiled["abi"],

@@ -124,6 +124,18 @@ class Chain:
                 raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
             raise _failure(self.label, "a call", e) from e
 
+    def call_raw(self, to: str, data: bytes, *, gas: int = 1_000_000) -> bytes:
+        """eth_call of raw calldata (to probe a contract whose ABI is unknown): the raw
+        return data; a revert raises :class:`Reverted`, a node failure :class:`ChainError`."""
+        tx: Any = {"from": self.account, "to": Web3.to_checksum_address(to),
+                   "data": "0x" + data.hex(), "gas": gas}
+        try:
+            return bytes(self.w3.eth.call(tx))
+        except Exception as e:
+            if _is_revert(e):
+                raise Reverted(f"{self.label}: call reverted", _revert_data(e)) from e
+            raise _failure(self.label, "a call", e) from e
+
     def transact(self, fn: Any, *, gas: int | None = None, preflight: bool = False,
                  block: BlockTag = None) -> Any:
         """Send a transaction and wait for its receipt; a revert raises :class:`Reverted`.

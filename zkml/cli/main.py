@@ -21,6 +21,7 @@ from zkml.cli import (
     chain,
     claim,
     collab,
+    collab_chain,  # noqa: F401  (adds `zkml collab deploy|submit` to collab.app)
     commitment,
     consent,
     demo,

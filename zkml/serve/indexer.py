@@ -13,7 +13,9 @@ One database holds one registry (and at most one claim registry) on one chain. E
    (idempotent), one that sees a short reorg replaces the orphaned rows.
 
 Outputs are decoded from the on-chain instances with the model's output scale, as the audit log
-does (``zkml.chain.audit``), never taken from a bundle.
+does (``zkml.chain.audit``), never taken from a bundle. A model whose verifier answers
+``contributors()`` (a collaborative model's CollabVerifier) has them stored with it
+(``zkml.serve.contributors``).
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from zkml._utils import dequantize
 from zkml.artifacts import RegistryDeployment
 from zkml.chain.evm import Chain
 from zkml.errors import ChainError, ZkmlValueError
+from zkml.serve import contributors
 
 __all__ = ["Indexer", "SyncReport", "open_db", "registry_from", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = "2"  # 2: sets keyed by (root, committer), claims name the committer
+SCHEMA_VERSION = "3"  # 2: sets keyed by (root, committer); 3: contributors
 _NONE16 = 0xFFFF
-_EVENT_TABLES = ("models", "transfers", "retirements", "inferences", "sets", "claims")
+_EVENT_TABLES = ("models", "transfers", "retirements", "inferences", "sets", "claims",
+                 "contributors")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,6 +80,10 @@ CREATE TABLE IF NOT EXISTS claims (
   timestamp INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
   tx_hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS claim_model ON claims (model_id, block, log_index);
+CREATE TABLE IF NOT EXISTS contributors (
+  model_id TEXT NOT NULL, position INTEGER NOT NULL, address TEXT NOT NULL,
+  weight_digest TEXT NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+  PRIMARY KEY (model_id, position));
 """
 
 
@@ -333,6 +341,8 @@ class Indexer:
                  int(lay[0]), int(lay[1]), int(lay[2]),
                  None if int(lay[3]) == _NONE16 else int(lay[3]),
                  None if int(lay[4]) == _NONE16 else int(lay[4]), int(lay[5]), str(lay[6])))
+            contributors.index_model(conn, self.chain, _hex(raw_id), str(args["verifier"]),
+                                     int(lg["blockNumber"]), int(lg["logIndex"]))
         for lg in self._logs("ModelOwnershipTransferred", a, b):
             args = lg["args"]
             conn.execute("INSERT OR REPLACE INTO transfers VALUES (?,?,?,?,?,?)",

@@ -1,6 +1,7 @@
 """The read side of the index: models, inferences (filtered, paginated), one record, claims
-(their queries: ``zkml.serve.claim_queries``), the indexer's state. Read-only connections;
-every value returned is plain data (dicts, lists).
+(their queries: ``zkml.serve.claim_queries``), a collaborative model's contributors (with the
+model and each of its records: ``zkml.serve.contributors``), the indexer's state. Read-only
+connections; every value returned is plain data (dicts, lists).
 
 Speed (benchmarks/serve_load.py): every list query walks an index in its ORDER BY order (a
 vk digest registered twice: one per registration, merged), a page's rowids are found on
@@ -22,7 +23,7 @@ from typing import Any
 
 from zkml.errors import ZkmlValueError
 from zkml.presets import PRESETS
-from zkml.serve import claim_queries
+from zkml.serve import claim_queries, contributors
 from zkml.serve.indexer import open_db
 
 __all__ = ["Store", "Filters", "ModelInfo", "BadQuery", "parse_time"]
@@ -170,13 +171,16 @@ class Store:
               (SELECT i.timestamp FROM inferences i WHERE i.model_id = m.model_id  -- newest
                ORDER BY i.block DESC, i.log_index DESC LIMIT 1) AS last_inference
             FROM models m {where} ORDER BY m.block, m.log_index""", params)
-        return [self._model(r) for r in rows]
+        people = contributors.by_model(self._rows, model_ids)
+        return [self._model(r, people.get(r["model_id"], [])) for r in rows]
 
-    def _model(self, r: sqlite3.Row) -> dict[str, Any]:
+    def _model(self, r: sqlite3.Row, contribs: list[dict[str, Any]]) -> dict[str, Any]:
         info = self.packages.get(r["vk_digest"])
         commits = r["input_commitment_index"] is not None
         if info is not None:
             preset, binds, source = info.preset, info.binds, "verification package"
+        elif contribs:
+            preset, binds, source = "collaborative", contributors.BINDS, "verifier contract"
         elif commits:
             preset, binds = "committed-input", PRESETS["committed-input"].guarantee
             source = "instance layout"
@@ -194,7 +198,7 @@ class Store:
             "retired": r["retired_block"] is not None, "retired_block": r["retired_block"],
             "inferences": r["n_inferences"], "last_inference": r["last_inference"],
             "name": info.name if info else None, "labels": info.labels if info else None,
-            "preset": preset, "binds": binds, "preset_source": source,
+            "preset": preset, "binds": binds, "preset_source": source, "contributors": contribs,
             "layout": {k: r[k] for k in ("num_instances", "output_offset", "num_outputs",
                                          "input_commitment_index", "weights_hash_index",
                                          "output_scale", "weights_hash")},
@@ -206,6 +210,11 @@ class Store:
         if not found:
             raise BadQuery(f"no model {model_id[:80]} in this index.", 404)
         return found[0]
+
+    def contributors(self, model_id: str) -> list[dict[str, Any]]:
+        """Who supplied each segment of a collaborative model ([] for another model)."""
+        return list(self._cached(("contributors", model_id), lambda: contributors.by_model(
+            self._rows, [model_id]).get(model_id, [])))
 
     def resolve(self, given: str) -> list[str]:
         """Registry model ids for ``given``: itself if it is one, else every registration of
@@ -329,7 +338,8 @@ class Store:
         rows = self._rows(f"{self._select()} WHERE i.inference_id = ?", ("0x" + raw,))
         if not rows:
             raise BadQuery(f"no inference 0x{raw} in this index.", 404)
-        return self._record(rows[0])
+        record = self._record(rows[0])
+        return {**record, "contributors": self.contributors(record["model_id"])}
 
     @staticmethod
     def _select(source: str = "inferences i") -> str:
