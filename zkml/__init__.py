@@ -12,6 +12,11 @@ The public API is one function per pipeline stage, each taking the previous stag
     dep      = zkml.deploy_verifier(chain, contract)
     assert zkml.verify_onchain(chain, dep, bundle).valid
 
+Two features have their own subpackage, loaded on first use the same way:
+``zkml.claims`` (accuracy and fairness claims proven on a committed evaluation set,
+docs/claims.md) and ``zkml.collab`` (models whose segments belong to parties that keep their
+weights private, docs/collaboration.md).
+
 ``import zkml`` is light: each name below is imported from its stage module on first use, so
 torch, onnx, ezkl and web3 load only when a stage that needs them runs. The layering (which
 package may import which) is in docs/architecture.md.
@@ -177,7 +182,13 @@ __all__ = [
 ]
 
 
+#: feature subpackages, imported on first attribute access (``zkml.claims.verify_claim``)
+_SUBPACKAGES = ("claims", "collab")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"zkml.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'zkml' has no attribute {name!r}")
@@ -187,7 +198,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly

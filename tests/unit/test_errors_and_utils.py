@@ -87,3 +87,15 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
 def test_digest_is_order_insensitive_for_dicts() -> None:
     assert _utils.digest_of({"a": 1, "b": 2}) == _utils.digest_of({"b": 2, "a": 1})
     assert _utils.digest_of({"a": 1}) != _utils.digest_of({"a": 2})
+
+
+def test_feature_subpackages_load_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, zkml; before = {'zkml.claims', 'zkml.collab'} & set(sys.modules); "
+            "f = zkml.claims.verify_claim, zkml.collab.verify_collab; "
+            "print(sorted(before), f[0].__module__, f[1].__module__, 'claims' in dir(zkml))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "zkml.claims.verify", "zkml.collab.model", "True"]
