@@ -80,12 +80,12 @@ def _write_work(work: Path, ex: Any, cal: np.ndarray, evals: np.ndarray, config:
                 description: str) -> dict[str, Any]:
     """The flows' files (calibration, eval samples and their float outputs, the proving input,
     the compile config) next to WORK/model.onnx, and the onnxruntime timing (c)."""
-    from zkml.circuit.compile import _calibration_subset
+    from zkml.circuit.compile import calibration_subset
     from zkml.model.export import run_onnx
 
     np.save(work / "cal.npy", cal)
     # ezkl's flow calibrates on the same subset zkml calibrates on
-    sub = cal[_calibration_subset(cal, int(config["calibration_limit"]))]
+    sub = cal[calibration_subset(cal, int(config["calibration_limit"]))]
     (work / "cal.json").write_text(json.dumps({"input_data": [sub.reshape(-1).tolist()]}))
     np.save(work / "eval.npy", evals)
     onnx_bytes = (work / "model.onnx").read_bytes()

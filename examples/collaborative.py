@@ -14,8 +14,10 @@ party's own folder and zkml cache (``ZKML_CACHE_DIR``); what crosses between the
 - to everyone (``public/``): each party's draft and contribution (verifying key, settings,
   weight commitment), the agreed SRS, the assembled model and each inference's bundle.
 
-The script ends by checking that no file in one party's folder (or in public/) holds the
-other party's weights, in text, quantised or binary form.
+It ends on-chain: anyone deploys the model's CollabVerifier on a local anvil node, registers
+it in an InferenceRegistry and submits the bundle, which is recorded with each segment
+credited to its party's address (tests/integration/test_collab.py then checks that no file in
+one party's folder, or in public/, holds the other party's weights).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the address each party is credited under on-chain (declared at finalize)
+OWNERS = {"alice": "0x00000000000000000000000000000000000a11ce",
+          "bob": "0x0000000000000000000000000000000000000b0b"}
 ZKML = str(Path(sys.executable).with_name("zkml"))
 
 
@@ -123,7 +128,7 @@ def main() -> None:
     run(alice, "srs", str(logrows), str(public / "kzg.srs"), python=True)
     for who in (alice, bob):
         run(who, "collab", "finalize", "--party-dir", "zkml", "--logrows", str(logrows),
-            "--srs", str(public / "kzg.srs"))
+            "--srs", str(public / "kzg.srs"), "--owner", OWNERS[who.name])
         shutil.copytree(who / "zkml" / "contribution", public / f"{who.name}.contribution")
     run(public, "collab", "assemble", "alice.contribution", "bob.contribution", "--srs",
         "kzg.srs", "-o", "model")
@@ -134,7 +139,29 @@ def main() -> None:
     out = json.loads(run(public, "collab", "verify", "bundle.json", "--model", "model",
                          "--srs", "kzg.srs", "--json"))
     print(f"verified: {out['valid']}; outputs (malignant, benign logits) {out['outputs']}")
+    _onchain(public)
     print(f"public files: {public}; alice's weights stay in {alice}, bob's in {bob}")
+
+
+def _onchain(public: Path) -> None:
+    """Anyone deploys the model's CollabVerifier on a local anvil node, registers it and
+    submits the bundle: the registry records the inference, crediting alice and bob."""
+    from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
+
+    os.environ.setdefault("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)  # anvil's well-known dev key
+    node = Anvil()
+    try:
+        rpc = ["--rpc-url", node.url, "--registry", "registry.json"]
+        run(public, "registry", "deploy", *rpc)
+        dep = json.loads(run(public, "collab", "deploy", "--model", "model", "--srs",
+                             "kzg.srs", *rpc, "--json"))
+        for c in dep["contributors"]:
+            print(f"  segment {c['position']} credited to {c['address']}")
+        rec = json.loads(run(public, "collab", "submit", "bundle.json", "--model", "model",
+                             *rpc, "--json"))
+        print(f"recorded on-chain: inference {rec['inference_id']} (gas {rec['gas_used']:,})")
+    finally:
+        node.stop()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import zkml
 from circuits import ZooModel
 from zkml.chain.devnode import ANVIL_DEV_KEY, Anvil
 
+from .collab_world import World as CollabWorld
+
 __all__ = ["Anvil", "Pipeline", "build_pipeline", "tiny_zoo"]
 
 
@@ -93,3 +95,11 @@ def anvil(monkeypatch: pytest.MonkeyPatch) -> Iterator[Anvil]:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def collab_world(tmp_path_factory: pytest.TempPathFactory) -> CollabWorld:
+    """The two-party collaborative model (built once: test_collab and test_collab_chain)."""
+    from .collab_world import build_world
+
+    return build_world(tmp_path_factory.mktemp("collab"))

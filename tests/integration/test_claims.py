@@ -25,7 +25,7 @@ from zkml import claims
 from zkml._utils import sha256_file
 from zkml.claims.merkle import proof_leaf, proofs_root
 
-N = 12
+N = 8
 
 
 @dataclass
@@ -53,7 +53,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
                                         "sex": "fm"[i % 2]}) + "\n" for i in range(N)))
     public, private = claims.commit_set(p.keys, claims.read_labelled(data, group_column="sex"))
     claims.write_set_opening(private, root / "set.opening.json")
-    claim = claims.prove_claim(p.keys, private, root / "claim", workers=2)
+    claim = claims.prove_claim(p.keys, private, root / "claim", workers=1)
     return Made(p, root, public, private, claim, root / "pkg", data)
 
 

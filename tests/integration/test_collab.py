@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.collab_world import World, build_world
+from tests.integration.collab_world import World
 from zkml import _ezkl, collab
 from zkml._utils import dequantize, sha256_file
 from zkml.collab.formats import CollabBundle
@@ -23,8 +23,8 @@ from zkml.errors import ArtifactError, ProveError, ZkmlValueError
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("collab"))
+def world(collab_world: World) -> World:
+    return collab_world
 
 
 def _verify(world: World, bundle: CollabBundle) -> tuple[bool, str | None]:
@@ -133,6 +133,10 @@ def test_the_two_party_demo_keeps_each_partys_weights_in_its_folder(tmp_path: Pa
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "verified: True" in res.stdout
+    out = res.stdout.lower()
+    assert "segment 0 credited to 0x00000000000000000000000000000000000a11ce" in out
+    assert "segment 1 credited to 0x0000000000000000000000000000000000000b0b" in out
+    assert "recorded on-chain: inference 0x" in res.stdout
     import re
 
     import onnx

@@ -20,7 +20,7 @@ import pytest
 from eth_utils.crypto import keccak
 
 import zkml
-from tests.integration.collab_world import World, build_world
+from tests.integration.collab_world import World
 from zkml import collab
 from zkml._utils import dequantize
 from zkml.artifacts import Deployment, InstanceLayout, ModelRegistration, RegistryDeployment
@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.anvil, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("collab-chain"))
+def world(collab_world: World) -> World:
+    return collab_world
 
 
 def _forgeries(w: World) -> dict[str, tuple[CollabBundle, str]]:

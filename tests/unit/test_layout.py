@@ -99,3 +99,23 @@ def test_import_zkml_is_light() -> None:
     loaded = json.loads(r.stdout)
     assert "zkml" in loaded and "zkml.errors" in loaded
     assert len(loaded) <= IMPORT_BUDGET, f"import zkml loads {len(loaded)} modules: {loaded}"
+
+
+def _private_names_imported(path: Path) -> list[str]:
+    """``from zkml.x import _name`` where ``_name`` is not itself a module: another module's
+    private function, class or value (a private *module*, such as zkml._ezkl, is fine)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zkml"):
+            base = ROOT / Path(*(node.module or "").split("."))
+            for alias in node.names:
+                name = alias.name
+                if name.startswith("_") and not name.startswith("__") and not (
+                        (base / name).is_dir() or (base / f"{name}.py").is_file()):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{name}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = [f for p in sorted(PKG.rglob("*.py")) for f in _private_names_imported(p)]
+    assert not found, f"make these public or move them to a shared module: {found}"

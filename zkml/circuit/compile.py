@@ -29,7 +29,8 @@ from zkml.presets import get_preset, input_visibilities, visibility_for
 
 log = logging.getLogger("zkml.compile")
 
-__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "layout_args"]
+__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "layout_args",
+           "calibration_subset", "model_samples"]
 
 
 class CompileConfig(BaseModel):
@@ -237,7 +238,7 @@ def _build(
     settings = tmp / "settings.json"
     # Calibration data is private: it stays in the cache dir only as long as the build runs.
     cal = tmp.parent / f"{tmp.name}.calibration.json"
-    subset = samples[_calibration_subset(samples, cfg.calibration_limit)]
+    subset = samples[calibration_subset(samples, cfg.calibration_limit)]
     # a zero salt: huge salt values would drive calibration to a useless input scale
     flat = subset.reshape(len(subset), -1)
     if salted:
@@ -315,7 +316,7 @@ def layout_args(vis: dict[str, str], cfg: CompileConfig) -> dict[str, Any]:
     }
 
 
-def _calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
+def calibration_subset(samples: np.ndarray, limit: int) -> list[int]:
     """Indices of at most ``limit`` samples: each feature's extremes first, then a spread.
 
     ezkl's calibration time grows with the sample count; the extremes are what set the ranges.

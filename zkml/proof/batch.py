@@ -5,14 +5,12 @@ result, so a crash loses nothing proven. A re-run skips inputs whose bundle exis
 verifies. A bad input is recorded with its error and does not stop the batch; a worker that
 dies has its input retried (Ray's task retries; the local pool is rebuilt).
 
-This is the only module that imports ray (lazily: the ``[distributed]`` extra).
+The workers are zkml.proof.pool's (a local process pool or Ray).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,17 +22,17 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from zkml._utils import atomic_write_bytes, atomic_write_json, sha256_file
+from zkml._utils import atomic_write_json, sha256_file
 from zkml.artifacts import Keys, ProofBundle, save_artifact
 from zkml.errors import ZkmlError, ZkmlValueError
 from zkml.proof.batch_inputs import read_inputs
 from zkml.proof.commitment import CommitmentOpening, write_opening
+from zkml.proof.pool import key_files, node_keys, run_local, run_ray
 
 __all__ = ["prove_batch", "read_inputs", "BatchResult", "ManifestEntry", "estimate_proof_memory"]
 
 Backend = Literal["local", "ray"]
 MANIFEST = "manifest.json"
-MAX_ATTEMPTS = 3
 
 
 class ManifestEntry(BaseModel):
@@ -111,147 +109,30 @@ def _prove_one(keys_json: str, input_id: str, value: Any, verify: bool) -> dict[
     return result
 
 
-def _limit_threads(threads: int) -> None:
-    """ezkl proves with a rayon pool as wide as the machine; concurrent provers would fight
-    over the cores, so each worker gets its share (read when the pool first starts)."""
-    os.environ["RAYON_NUM_THREADS"] = str(threads)
-
-
-def _local(keys: BaseModel, todo: list[tuple[str, Any]], workers: int, verify: bool,
-           work: Callable[[str, str, Any, bool], dict[str, Any]] = _prove_one,
-           ) -> Iterator[dict[str, Any]]:
-    """A bounded process pool; a pool broken by a dead worker is rebuilt and the lost inputs
-    are retried (up to MAX_ATTEMPTS each). ``work(keys_json, id, value, verify)`` is the unit
-    (one proof; zkml.split passes its segment prover)."""
-    keys_json = keys.model_dump_json()
-    attempts: dict[str, int] = {}
-    pending = list(todo)
-    while pending:
-        retry: list[tuple[str, Any]] = []
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                    initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = {pool.submit(work, keys_json, i, v, verify): (i, v)
-                       for i, v in pending}
-            for fut in cf.as_completed(futures):
-                i, v = futures[fut]
-                attempts[i] = attempts.get(i, 0) + 1
-                try:
-                    res = fut.result()
-                except cf.process.BrokenProcessPool:
-                    if attempts[i] < MAX_ATTEMPTS:
-                        retry.append((i, v))
-                        continue
-                    res = {"input_id": i, "error": "the worker proving this input died "
-                           f"{attempts[i]} times", "error_type": "WorkerDied"}
-                res["attempts"] = attempts[i]
-                yield res
-        pending = retry
-
-
-def _ray(keys: BaseModel, todo: list[tuple[str, Any]], workers: int, verify: bool,
-         address: str | None,
-         work: Callable[[str, str, Any, bool], dict[str, Any]] | None = None,
-         ) -> Iterator[dict[str, Any]]:
-    """Ray tasks, one per input, retried by Ray when a worker dies. With ``work`` (zkml.split's
-    segment prover), each task runs ``work(keys_json, id, value, verify)`` and reads the key
-    files by path: a local cluster or nodes sharing the filesystem."""
-    try:
-        import ray
-    except ImportError as e:
-        raise ZkmlValueError("the ray backend needs the [distributed] extra: pip install "
-                             "'zkml[distributed]'.") from e
-    started = not ray.is_initialized()
-    if started:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
-        # One core per task, and ezkl's rayon pool sized to match (see _limit_threads).
-        opts: dict[str, Any] = {
-            "num_cpus": 1, "max_retries": MAX_ATTEMPTS - 1, "retry_exceptions": False,
-            "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
-        keys_json = keys.model_dump_json()
-        if work is not None:
-            yield from _ray_stream(ray, ray.remote(**opts)(work), (keys_json,), todo, workers,
-                                   verify)
-            return
-        assert isinstance(keys, Keys)
-        # Circuit, keys and SRS go into the object store once; each node materialises them
-        # once, under a content-addressed directory (see _node_keys).
-        files = {name: Path(p).read_bytes() for name, p in _key_files(keys).items()}
-        digest = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
-        task = ray.remote(**opts)(_ray_prove)
-        yield from _ray_stream(ray, task, (ray.put(files), digest, keys_json), todo, workers,
-                               verify)
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def _ray_stream(ray: Any, task: Any, head: tuple[Any, ...], todo: list[tuple[str, Any]],
-                workers: int, verify: bool) -> Iterator[dict[str, Any]]:
-    """At most ``workers`` tasks in flight; yields each result as it lands."""
-    inflight: dict[Any, str] = {}
-    queue = list(todo)
-    while queue or inflight:
-        while queue and len(inflight) < workers:
-            i, v = queue.pop(0)
-            inflight[task.remote(*head, i, _portable(v), verify)] = i
-        done, _ = ray.wait(list(inflight), num_returns=1)
-        for ref in done:
-            i = inflight.pop(ref)
-            try:
-                res = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - a task lost after all its retries
-                res = {"input_id": i, "error": f"worker failed: {str(e)[:200]}",
-                       "error_type": "WorkerDied"}
-            yield res
+def _ray_prove(files: dict[str, bytes], digest: str, keys_json: str, input_id: str,
+               value: Any, verify: bool) -> dict[str, Any]:
+    keys = node_keys(files, digest, keys_json)
+    return _prove_one(keys.model_dump_json(), input_id, value, verify)
 
 
 def _portable(v: Any) -> Any:
+    """A value Ray can ship cheaply to another node (arrays as lists)."""
     if isinstance(v, _Salted):
         return _Salted(_portable(v.value), v.salt)
     return v.tolist() if isinstance(v, np.ndarray) else v
 
 
-def _key_files(keys: Keys) -> dict[str, str]:
-    c = keys.circuit
-    return {"pk.key": keys.pk_path, "vk.key": keys.vk_path, "model.compiled": c.compiled_path,
-            "settings.json": c.settings_path, "kzg.srs": keys.srs_path}
-
-
-def _node_keys(files: dict[str, bytes], digest: str, keys_json: str) -> Keys:
-    """This node's copy of the keys: written once per node, reused by every task on it."""
-    from filelock import FileLock
-
-    from zkml import cache
-
-    root = Path(os.environ.get("ZKML_RAY_NODE_DIR", "/tmp/zkml-ray")) / digest
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root) + ".lock"):
-        if not (root / "done").exists():
-            root.mkdir(exist_ok=True)
-            for name, data in files.items():
-                atomic_write_bytes(root / name, data)
-            # a cache manifest, so prove()'s integrity checks accept this copy
-            atomic_write_json(root / cache.MANIFEST, {
-                "files": {name: sha256_file(root / name) for name in files}, "meta": {}})
-            (root / "done").write_text("ok")
-    keys = Keys.model_validate_json(keys_json)
-    circuit = keys.circuit.model_copy(update={
-        "dir": str(root), "settings_path": str(root / "settings.json"),
-        "compiled_path": str(root / "model.compiled")})
-    return keys.model_copy(update={
-        "circuit": circuit, "dir": str(root), "pk_path": str(root / "pk.key"),
-        "vk_path": str(root / "vk.key"), "srs_path": str(root / "kzg.srs")})
-
-
-def _ray_prove(files: dict[str, bytes], digest: str, keys_json: str, input_id: str,
-               value: Any, verify: bool) -> dict[str, Any]:
-    keys = _node_keys(files, digest, keys_json)
-    return _prove_one(keys.model_dump_json(), input_id, value, verify)
+def _stream(keys: Keys, todo: list[tuple[str, Any]], workers: int, verify: bool,
+            backend: Backend, address: str | None) -> Iterator[dict[str, Any]]:
+    """Every input proven by the pool: locally, or on Ray with the key files shipped once
+    per node (``node_keys``), so the nodes need not share a filesystem."""
+    if backend == "local":
+        return run_local(keys.model_dump_json(), todo, workers, verify, _prove_one)
+    files = {name: Path(p).read_bytes() for name, p in key_files(keys).items()}
+    digest = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
+    return run_ray(_ray_prove, (digest, keys.model_dump_json()),
+                   [(i, _portable(v)) for i, v in todo], workers, verify, address,
+                   shipped=files)
 
 
 # The batch ---------------------------------------------------------------------------------
@@ -362,8 +243,7 @@ def prove_batch(
         })
 
     write_manifest()
-    stream = (_ray(keys, todo, n_workers, verify, address) if backend == "ray"
-              else _local(keys, todo, n_workers, verify))
+    stream = _stream(keys, todo, n_workers, verify, backend, address)
     proved = failed = 0
     for res in stream:
         i = res["input_id"]

@@ -20,7 +20,7 @@ from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport, SplitCircuit
-from zkml.circuit.compile import CompileConfig, _calibration_subset, layout_args, model_samples
+from zkml.circuit.compile import CompileConfig, calibration_subset, layout_args, model_samples
 from zkml.circuit.cost import max_logrows_for_memory
 from zkml.errors import CompileError
 from zkml.model import salt as _salt
@@ -170,7 +170,7 @@ def _build(tmp: Path, onnx_path: Path, plan: CutPlan, inputs: list[np.ndarray],
     """Compile every segment; ``inputs`` feed the first segment (salted for
     committed-input), ``reference`` is the user's graph and its inputs (range, accuracy)."""
     paths = write_segments(onnx_path, plan, tmp)
-    subset_idx = _calibration_subset(np.concatenate(
+    subset_idx = calibration_subset(np.concatenate(
         [a.reshape(len(a), -1) for a in inputs], axis=1), cfg.calibration_limit)
     acts = _activations(paths, [a[subset_idx] for a in inputs])
     k = len(paths)

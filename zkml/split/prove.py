@@ -24,8 +24,8 @@ from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
-from zkml.proof.batch import _key_files, _local, _node_keys, _ray
 from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
+from zkml.proof.pool import key_files, node_keys, run_local, run_ray
 from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
@@ -41,7 +41,7 @@ def _prove_segment(_split_json: str, seg_id: str, payload: dict[str, Any], _veri
     work = cache.private_workdir("segment")
     try:
         if "files" in payload:  # a cluster node without the driver's files: its own copy
-            keys = _node_keys(payload["files"], payload["digest"], payload["keys"])
+            keys = node_keys(payload["files"], payload["digest"], payload["keys"])
         else:
             keys = Keys.model_validate_json(payload["keys"])
         witness = work / "witness.json"
@@ -208,9 +208,10 @@ def prove_split_with_opening(
               f"{keys.circuit.logrows}{reused})", "prove"):
         if proofs and on_segment:
             on_segment(len(proofs), k)
-        stream = (_ray(keys, todo, n_workers, False, address, work=_prove_segment)
-                  if backend == "ray" else _local(keys, todo, n_workers, False,
-                                                  work=_prove_segment)) if todo else iter([])
+        keys_json = keys.model_dump_json()
+        stream = (run_ray(_prove_segment, (keys_json,), todo, n_workers, False, address)
+                  if backend == "ray" else run_local(keys_json, todo, n_workers, False,
+                                                     _prove_segment)) if todo else iter([])
         for res in stream:
             i = int(res["input_id"])
             if "error" in res:  # the others still land and are kept
@@ -251,7 +252,7 @@ def _store(key: str, proof: SegmentProof) -> None:
 def _payload(keys: Keys, witness: str, ship: bool) -> dict[str, Any]:
     payload: dict[str, Any] = {"keys": keys.model_dump_json(), "witness": witness}
     if ship:
-        payload["files"] = {name: Path(p).read_bytes() for name, p in _key_files(keys).items()}
+        payload["files"] = {name: Path(p).read_bytes() for name, p in key_files(keys).items()}
         payload["digest"] = keys.model_id + "-" + sha256_file(keys.pk_path)[:16]
     return payload
 
