@@ -20,7 +20,7 @@ def test_stage_benchmarks_run_and_save_json(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          str(ROOT / "benchmarks" / "test_stages.py"), f"--benchmark-json={out}",
-         "--benchmark-min-rounds=1"],
+         "--benchmark-min-rounds=1", "--benchmark-max-time=0.000001"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
         env={**os.environ, "ZKML_BENCH_MODEL": "tiny-mlp"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

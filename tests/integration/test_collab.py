@@ -129,14 +129,16 @@ def test_the_two_party_demo_keeps_each_partys_weights_in_its_folder(tmp_path: Pa
     each party (its cache included), the channel and the public folder is searched for the
     other party's weights (text, quantised, field elements, float bytes)."""
     example = Path(__file__).resolve().parents[2] / "examples" / "collaborative.py"
-    res = subprocess.run([sys.executable, str(example), "--dir", str(tmp_path)],
+    # --no-chain: its on-chain tail runs the `zkml collab deploy | submit` commands that
+    # test_collab_chain.py drives on anvil (20 s of solc and anvil saved here)
+    res = subprocess.run([sys.executable, str(example), "--dir", str(tmp_path), "--no-chain"],
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "verified: True" in res.stdout
-    out = res.stdout.lower()
-    assert "segment 0 credited to 0x00000000000000000000000000000000000a11ce" in out
-    assert "segment 1 credited to 0x0000000000000000000000000000000000000b0b" in out
-    assert "recorded on-chain: inference 0x" in res.stdout
+    contribs = [json.loads((tmp_path / "public" / f"{p}.contribution" / "contribution.json")
+                           .read_text())["owner"] for p in ("alice", "bob")]
+    assert [c.lower() for c in contribs] == ["0x00000000000000000000000000000000000a11ce",
+                                             "0x0000000000000000000000000000000000000b0b"]
     import re
 
     import onnx
