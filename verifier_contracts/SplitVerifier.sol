@@ -23,6 +23,11 @@ contract SplitVerifier {
     uint256[] public outputOffsets;
     /// byte offset, in the later segment's proof, of link j's input commitment
     uint256[] public inputOffsets;
+    /// keccak256 of the constructor's arguments. The registry names a model by
+    /// keccak256(verifier codehash, registrant); an immutable is part of the runtime code, so
+    /// each configuration has its own codehash and one account can register several split
+    /// models (without it every SplitVerifier had the same code, hence the same model id).
+    bytes32 public immutable configDigest;
 
     error BadConfig();
     error SegmentCount(uint256 expected, uint256 got);
@@ -49,6 +54,8 @@ contract SplitVerifier {
             if (b == next) next = b + 1;
         }
         if (next + 1 != k) revert BadConfig();
+        configDigest = keccak256(abi.encode(verifiers_, numInstances_, linkBoundary_,
+                                            outputOffsets_, inputOffsets_));
         verifiers = verifiers_;
         numInstances = numInstances_;
         linkBoundary = linkBoundary_;

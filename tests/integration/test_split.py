@@ -267,6 +267,11 @@ def test_split_on_chain_and_in_the_registry(anvil: object, tiny: Pipeline,
 
     reg = R.deploy_registry(chain)
     model = S.register_split_model(chain, reg, split_keys, dep)
+    # the same account registers a second split model under its own id (an immutable config
+    # digest gives each SplitVerifier configuration its own codehash: it was refused before)
+    other = S.register_split_model(chain, reg, split_keys_b,
+                                   S.deploy_split_verifier(chain, split_keys_b))
+    assert other.onchain_model_id != model.onchain_model_id
     # forged first: the reordered one has the valid statement's instances (else "replay")
     for name, forged in attacks.items():
         with pytest.raises(zkml.RegistryError) as e:
