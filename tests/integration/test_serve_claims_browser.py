@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+# Debian's chromium and the browser fixture: test_serve_browser's (it skips, saying why,
+# when Playwright is missing)
+from tests.integration.test_serve_browser import CHROMIUM, browser, sync_api  # noqa: F401
 from tests.integration.test_serve_claims import (  # noqa: F401 - the fixture
     XSS_GROUP,
     ClaimsWorld,
@@ -19,25 +22,12 @@ from tests.integration.test_serve_claims import (  # noqa: F401 - the fixture
 )
 from zkml.chain import claims as C
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")  # the real binary, not the /usr/bin wrapper
 pytestmark = [
     pytest.mark.browser, pytest.mark.timeout(600),
     pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM}: install "
                        "Debian's package (`apt-get install -y chromium`; `make setup` does it "
                        "as root)"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
-                               "(the `serve` extra)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
