@@ -7,13 +7,14 @@ each stage's wall time and each prove's peak memory are that process's alone.
     python benchmarks/corpus_flows.py ezkl-setup WORK SRS
     python benchmarks/corpus_flows.py ezkl-prove WORK SRS TAG
     python benchmarks/corpus_flows.py ezkl-verify WORK SRS
-    python benchmarks/corpus_flows.py cli PEAKFILE ARGS...    the zkml CLI, then its own peak
+    python benchmarks/corpus_flows.py cli PEAKFILE ARGS...    the zkml CLI: its wall and peak
 
-Every child but ``cli`` prints one JSON line last. Peak memory is the process's own VmHWM,
-read by the process itself as it ends: ``ru_maxrss`` of a forked child starts at its parent's
-RSS (benchmarks/split.py), and split.py's sampling probe (every 100 ms) can miss a prove that
-lasts 0.2 s; VmHWM restarts at exec, so it is the stage's alone. Imports here are the
-standard library only: each child loads what its stage needs, nothing more.
+Every child but ``cli`` prints one JSON line last. Peak memory of an ezkl stage is the
+process's own VmHWM, read by the process itself as it ends (one image); of a zkml stage, the
+``ru_maxrss`` of the `zkml` process, over all its images, read by the ``cli`` launcher (a
+bare interpreter: the rusage of a vfork'ed child starts at its parent's peak, so the parent
+must be smaller than any child). Imports here are the standard library only: each child
+loads what its stage needs, nothing more.
 """
 
 from __future__ import annotations
@@ -144,19 +145,19 @@ def srs(logrows: list[int]) -> dict[str, Any]:
 
 
 def cli(peak_file: Path, args: list[str]) -> int:
-    """Run the zkml CLI as .venv/bin/zkml does (zkml.cli.main:main), then write this
-    process's VmHWM to ``peak_file``: the stage's own peak memory."""
-    sys.argv = ["zkml", *args]
-    code: int = 0
-    try:
-        from zkml.cli.main import main
-
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    finally:
-        peak_file.write_text(str(vm_hwm()))
-    return code
+    """Run the `zkml` console script (the one a user runs, next to this interpreter) as a
+    child of this small process; write its wall time and peak memory to ``peak_file``. The
+    peak is the child's ``ru_maxrss`` from wait4: the largest resident set over every image
+    the process ran (`zkml prove` re-executes itself into the lean prover, so its own VmHWM
+    would show the last image only). This launcher imports nothing else, so the vfork'ed
+    child's count cannot start from a bigger parent."""
+    exe = str(Path(sys.executable).with_name("zkml"))
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(exe, [exe, *args], dict(os.environ))
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    peak_file.write_text(json.dumps({"peak_rss": usage.ru_maxrss * 1024, "wall_s": wall}))
+    return os.waitstatus_to_exitcode(status)
 
 
 def main() -> None:

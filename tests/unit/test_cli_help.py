@@ -42,3 +42,28 @@ def test_compile_help_fits_an_80_column_terminal() -> None:
     assert "quick|thorough" not in res.output and "Arguments" not in res.output
     assert any("--preset" in line and "private-input," in line for line in lines)
     assert any("--tune" in line and "MODE" in line for line in lines)
+
+
+def test_every_command_is_in_the_table_that_loads_it_alone() -> None:
+    """`zkml CMD` imports only CMD's module (zkml.cli.main.COMMANDS / GROUPS); a command
+    missing from the table would be unknown to its own process."""
+    from zkml.cli.main import COMMANDS, GROUPS, build_app
+
+    full = build_app()
+    commands = {c.name for c in full.registered_commands}
+    groups = {g.name for g in full.registered_groups}
+    assert commands == set(COMMANDS) and groups == set(GROUPS)
+    for name in [*COMMANDS, *GROUPS]:
+        alone = build_app(name)
+        names = {c.name for c in alone.registered_commands} | {
+            g.name for g in alone.registered_groups}
+        assert name in names
+
+
+def test_one_commands_process_builds_only_its_module() -> None:
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["prove", "--help"])
+    assert res.exit_code == 0 and "--opening" in res.output
+    from zkml.cli.main import build_app
+
+    assert {c.name for c in build_app("prove").registered_commands} == {
+        "setup", "prove", "verify", "prove-batch"}

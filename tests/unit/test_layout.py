@@ -79,6 +79,14 @@ def test_the_prove_command_loads_no_graph_library() -> None:
     assert not loaded & {"onnx", "onnxruntime", "torch", "ml_dtypes"}
 
 
+def test_the_lean_prover_loads_ezkl_and_nothing_heavy() -> None:
+    """zkml/cli/prover.py: `zkml prove`'s witness and proof run in an image holding ezkl and
+    the standard library (issue #22: the prove peak is ezkl's own)."""
+    loaded = _loaded_by("import zkml.cli.prover, zkml.proof.job, zkml._ezkl.run")
+    assert "ezkl" in loaded
+    assert not loaded & {"numpy", "pydantic", "pydantic_core", "typer", "rich", "onnx"}
+
+
 def test_a_public_name_loads_its_stage_on_first_use() -> None:
     loaded = _loaded_by("import zkml\nzkml.ProofBundle\nzkml.ZkmlError")
     assert "pydantic" in loaded and not loaded & HEAVY

@@ -9,20 +9,26 @@ name the stage and what to do.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
 import re
-import sys
-import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import ezkl
 
 from zkml._ezkl.formats import EZKL_VERSION
+from zkml._ezkl.run import (
+    WitnessRangeError,
+    WitnessShapeError,
+    gen_witness,
+    prove,
+    quiet,
+    short,
+    translate,
+)
 from zkml._utils import felt_from_le_hex, felt_to_le_hex
 from zkml.errors import (
     CompileError,
@@ -31,11 +37,12 @@ from zkml.errors import (
     SetupError,
     SrsError,
     UnsupportedOpError,
-    ZkmlError,
 )
 
 __all__ = [
     "EZKL_VERSION",
+    "WitnessRangeError",
+    "WitnessShapeError",
     "gen_settings",
     "calibrate",
     "compile_circuit",
@@ -75,46 +82,6 @@ def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(make())).result()
 
 
-@contextlib.contextmanager
-def _translate(stage: str, exc: type[ZkmlError], hint: str) -> Iterator[None]:
-    try:
-        with _quiet():
-            yield
-    except ZkmlError:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:
-        raise exc(f"{stage} failed: {_short(e)}. {hint}") from e
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Capture what ezkl's Rust side prints on fds 1 and 2 (tables, logs, panic text).
-
-    ezkl's calibration report and logs are noise to our users and may echo values; the text is
-    kept only to enrich an error message if the call fails.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:300] if text else type(e).__name__
-
-
 _UNIMPLEMENTED = re.compile(r'node #(\d+) "([^"]*)" Unimplemented\((\w+)\)')
 
 
@@ -129,7 +96,7 @@ def gen_settings(onnx: Path, settings: Path, run_args: dict[str, Any]) -> None:
     for name, value in run_args.items():
         setattr(args, name, value)
     try:
-        with _quiet():
+        with quiet():
             ok = ezkl.gen_settings(model=str(onnx), output=str(settings), py_run_args=args)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -142,7 +109,7 @@ def gen_settings(onnx: Path, settings: Path, run_args: dict[str, Any]) -> None:
                 "not implemented in ezkl. Replace that layer with an equivalent made of "
                 "supported ops (`zkml inspect MODEL.onnx` lists each op's status) and export "
                 "again.", [op], nodes=[node]) from e
-        raise CompileError(f"ezkl gen_settings failed: {_short(e)}. Check that the ONNX "
+        raise CompileError(f"ezkl gen_settings failed: {short(e)}. Check that the ONNX "
                            "model is valid.") from e
     if not ok:
         raise CompileError("ezkl gen_settings returned failure; the ONNX graph may be invalid.")
@@ -161,7 +128,7 @@ def calibrate(
 ) -> None:
     extra: dict[str, Any] = ({} if rebase_multipliers is None
                              else {"scale_rebase_multiplier": rebase_multipliers})
-    with _translate(
+    with translate(
         what,
         CompileError,
         "Give calibration samples that cover the real input range, or raise max_logrows.",
@@ -181,7 +148,7 @@ def calibrate(
 
 
 def compile_circuit(onnx: Path, compiled: Path, settings: Path) -> None:
-    with _translate("circuit compilation", CompileError, "The settings may not match the model."):
+    with translate("circuit compilation", CompileError, "The settings may not match the model."):
         ok = ezkl.compile_circuit(
             model=str(onnx), compiled_circuit=str(compiled), settings_path=str(settings)
         )
@@ -205,7 +172,7 @@ def normalize_settings(settings: Path) -> None:
 
 
 def gen_srs(path: Path, logrows: int) -> None:
-    with _translate("SRS generation", SrsError, "Check disk space and the logrows value."):
+    with translate("SRS generation", SrsError, "Check disk space and the logrows value."):
         ezkl.gen_srs(srs_path=str(path), logrows=logrows)
 
 
@@ -217,7 +184,7 @@ def get_srs(path: Path, logrows: int) -> None:
             srs_path=str(path), logrows=logrows
         )
 
-    with _translate(
+    with translate(
         "SRS download",
         SrsError,
         "This needs the internet; offline, use `zkml srs import FILE` or `zkml srs dev`.",
@@ -228,7 +195,7 @@ def get_srs(path: Path, logrows: int) -> None:
 
 
 def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
-    with _translate(
+    with translate(
         "key setup", SetupError, "The SRS may be for another logrows, or memory ran out."
     ):
         ok = ezkl.setup(  # type: ignore[call-arg]
@@ -237,65 +204,10 @@ def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
         raise SetupError("ezkl setup returned failure.")
 
 
-class WitnessRangeError(ProveError):
-    """Witness generation met a value outside the circuit's range checks (ezkl's
-    "decomposition" / "too large" errors): the input, not the circuit, is out of range."""
-
-
-class WitnessShapeError(ProveError):
-    """ezkl could not reshape the input data to the circuit's input ("Cannot reshape")."""
-
-
-def gen_witness(
-    data: Path, compiled: Path, out: Path, vk: Path | None, srs: Path | None
-) -> dict[str, Any]:
-    """ezkl's witness of ``data``.
-
-    Raises:
-        WitnessRangeError: a value fell outside the circuit's range checks.
-        WitnessShapeError: the data does not reshape to the circuit's input.
-        ProveError: any other failure.
-    """
-    try:
-        with _translate(
-            "witness generation",
-            ProveError,
-            "The input may lie outside the calibrated range; recompile with samples covering "
-            "it.",
-        ):
-            w: dict[str, Any] = ezkl.gen_witness(
-                data=str(data),
-                model=str(compiled),
-                output=str(out),
-                vk_path=str(vk) if vk else None,
-                srs_path=str(srs) if srs else None,
-            )
-    except ProveError as e:
-        text = str(e)
-        if "decomposition" in text or "too large" in text:
-            raise WitnessRangeError(text) from e
-        if "Cannot reshape" in text:
-            raise WitnessShapeError(text) from e
-        raise
-    return w
-
-
-def prove(witness: Path, compiled: Path, pk: Path, proof: Path, srs: Path) -> dict[str, Any]:
-    with _translate("proving", ProveError, "Check the proving key and SRS match the circuit."):
-        p: dict[str, Any] = ezkl.prove(
-            witness=str(witness),
-            model=str(compiled),
-            pk_path=str(pk),
-            proof_path=str(proof),
-            srs_path=str(srs),
-        )
-    return p
-
-
 def verify(proof: Path, settings: Path, vk: Path, srs: Path) -> bool:
     """True if the proof verifies; False for any invalid proof (ezkl raises or panics then)."""
     try:
-        with _quiet():
+        with quiet():
             return bool(
                 ezkl.verify(  # type: ignore[call-arg]
                     proof_path=str(proof),
@@ -329,13 +241,13 @@ def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Pat
         )
 
     try:
-        with _quiet():
+        with quiet():
             _run_coroutine(run)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:
         if not (sol.is_file() and "svm" in str(e)):
-            raise ContractError(f"verifier generation failed: {_short(e)}") from e
+            raise ContractError(f"verifier generation failed: {short(e)}") from e
     if not sol.is_file() or os.path.getsize(sol) == 0:
         raise ContractError("ezkl produced no Solidity verifier.")
     return sol.read_text()
@@ -356,7 +268,7 @@ def calibrate_segment(data: Path, onnx: Path, settings: Path, *, max_logrows: in
 def float_to_felt(value: float, scale: int) -> int:
     """The field element ezkl's witness generation makes of one input float at ``scale``
     (``round(value * 2**scale)``, negatives as ``p - |x|``)."""
-    with _translate("input quantisation", ProveError, "Give a finite number."):
+    with translate("input quantisation", ProveError, "Give a finite number."):
         # F64: no float32 round trip here; callers pass values already exact in the graph's
         # input dtype (what gen_witness's own round trip through the settings' type yields)
         return felt_from_le_hex(str(ezkl.float_to_felt(value, scale, ezkl.PyInputType.F64)))
@@ -364,7 +276,7 @@ def float_to_felt(value: float, scale: int) -> int:
 
 def poseidon_hash(felts: list[int]) -> int:
     """ezkl's Poseidon hash of a message (what a ``hashed`` input's public instance is)."""
-    with _translate("Poseidon hash", ProveError, "Give field elements (0 <= v < p)."):
+    with translate("Poseidon hash", ProveError, "Give field elements (0 <= v < p)."):
         out = ezkl.poseidon_hash([felt_to_le_hex(v) for v in felts])
     if len(out) != 1:
         raise ProveError(f"ezkl's poseidon_hash returned {len(out)} values, expected one.")
@@ -375,6 +287,6 @@ def commitment_points(values: int, vk: Path, settings: Path, srs: Path) -> int:
     """How many G1 points ezkl's KZG commitment of ``values`` field elements takes for this
     circuit (a tensor longer than a column is committed column by column). Counted by
     committing zeros: the same chunking ezkl's prover applies, with no formula copied here."""
-    with _translate("KZG commitment", ProveError, "Check the vk, settings and SRS files."):
+    with translate("KZG commitment", ProveError, "Check the vk, settings and SRS files."):
         points = ezkl.kzg_commit(["00" * 32] * values, str(vk), str(settings), str(srs))
     return len(points)

@@ -17,48 +17,71 @@ from typing import Annotated
 
 import typer
 
-from zkml.cli import (
-    chain,
-    claim,
-    collab,
-    collab_chain,  # noqa: F401  (adds `zkml collab deploy|submit` to collab.app)
-    commitment,
-    consent,
-    demo,
-    importer,
-    model,
-    package,
-    proof,
-    registry,
-    serve,
-    split,
-    srs,
-)
 from zkml.cli.common import ClickException, debug, err, internal, report_error
 
-app = typer.Typer(
-    help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
-    "Stages: export -> \\[tune] -> compile -> srs -> setup -> prove -> verify -> contract -> "
-    "deploy -> verify-onchain -> registry; prove-batch for many inputs. `zkml demo` runs the "
-    "main job end to end.\n\n"
-    "Exit codes: 0 ok / valid; 1 invalid / rejected (verify, verify-onchain, registry submit "
-    "and check, prove-batch with failed inputs); 2 error (bad arguments, missing files, "
-    "unreachable chain...: one line saying what to do, never a traceback).\n\n"
-    "Every command takes --json: results, and errors as {\"error\": ..., \"type\": ...}, on "
-    "stdout. ZKML_DEBUG=1 shows the traceback of an internal error.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-for group in (model, importer, proof, package, chain, demo, serve):
-    app.registered_commands.extend(group.app.registered_commands)
-app.add_typer(srs.app, name="srs")
-app.add_typer(registry.app, name="registry")
-app.add_typer(consent.app, name="consent")
-app.add_typer(commitment.app, name="commitment")
-app.add_typer(split.app, name="split")
-app.add_typer(claim.app, name="claim")
-app.add_typer(collab.app, name="collab")
+#: top-level commands -> the module that defines them (merged into the root app)
+COMMANDS: dict[str, str] = {
+    "export": "model", "compile": "model", "tune": "model",
+    "import": "importer", "inspect": "importer",
+    "setup": "proof", "prove": "proof", "verify": "proof", "prove-batch": "proof",
+    "publish": "package",
+    "contract": "chain", "deploy": "chain", "verify-onchain": "chain",
+    "demo": "demo",
+    "index": "serve", "serve": "serve",
+}
+#: command groups (`zkml srs import`, ...) -> their module
+GROUPS: dict[str, str] = {
+    "srs": "srs", "registry": "registry", "consent": "consent", "commitment": "commitment",
+    "split": "split", "claim": "claim", "collab": "collab",
+}
+_MERGED = ("model", "importer", "proof", "package", "chain", "demo", "serve")
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The `zkml` app; with ``command`` (a top-level command or group name), only the module
+    that defines it is imported and registered: one command's process does not import and
+    build the other 60 (about 0.1 s of every `zkml` process). ``--help`` builds them all."""
+    import importlib
+
+    root = typer.Typer(
+        help="zkml: prove ML inferences with zero-knowledge proofs and verify them on-chain.\n\n"
+        "Stages: export -> \\[tune] -> compile -> srs -> setup -> prove -> verify -> contract -> "
+        "deploy -> verify-onchain -> registry; prove-batch for many inputs. `zkml demo` runs the "
+        "main job end to end.\n\n"
+        "Exit codes: 0 ok / valid; 1 invalid / rejected (verify, verify-onchain, registry submit "
+        "and check, prove-batch with failed inputs); 2 error (bad arguments, missing files, "
+        "unreachable chain...: one line saying what to do, never a traceback).\n\n"
+        "Every command takes --json: results, and errors as {\"error\": ..., \"type\": ...}, on "
+        "stdout. ZKML_DEBUG=1 shows the traceback of an internal error.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    root.callback()(_root)
+    if command in COMMANDS:
+        names = [COMMANDS[command]]
+    elif command in GROUPS:
+        names = [GROUPS[command]]
+    else:
+        names = [*_MERGED, *GROUPS.values()]
+    for name in names:
+        module = importlib.import_module(f"zkml.cli.{name}")
+        if name == "collab":
+            importlib.import_module("zkml.cli.collab_chain")  # adds `collab deploy|submit`
+        if name in _MERGED:
+            root.registered_commands.extend(module.app.registered_commands)
+        else:
+            group = next(g for g, m in GROUPS.items() if m == name)
+            root.add_typer(module.app, name=group)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `zkml.cli.main.app`: the whole app, built on first use (tests drive it with CliRunner)
+    if name == "app":
+        globals()["app"] = full = build_app()
+        return full
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def version_text() -> str:
@@ -80,7 +103,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: Annotated[bool | None, typer.Option(
         "--version", callback=_print_version, is_eager=True,
@@ -120,8 +142,9 @@ def main() -> None:
     """The `zkml` entry point: exit code 0 ok, 1 invalid/rejected, 2 error."""
     args = _split_tune_value(sys.argv[1:])
     as_json = "--json" in args
+    command = next((a for a in args if not a.startswith("-")), None)
     try:
-        code = app(args=args, prog_name="zkml", standalone_mode=False)
+        code = build_app(command)(args=args, prog_name="zkml", standalone_mode=False)
     except ClickException as e:
         code = _usage_error(e, as_json)
     except typer.Abort:
@@ -137,3 +160,16 @@ def main() -> None:
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         err.print("interrupted")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def console() -> None:
+    """The `zkml` console script: :func:`main` in a process of its own, which `zkml prove`
+    may replace with the lean prover (zkml/cli/prover.py)."""
+    from zkml.cli.prover import allow_exec, exit_now
+
+    allow_exec()
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code
+    exit_now(code if isinstance(code, int) else (0 if code is None else 1))

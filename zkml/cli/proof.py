@@ -19,6 +19,7 @@ from zkml.cli.common import (
     need_file,
 )
 from zkml.cli.common import emit as _emit
+from zkml.cli.prover import exec_prover, finish_prove, lean_prover_allowed
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -57,29 +58,28 @@ def prove_cmd(
 ) -> None:
     """Prove one inference; write a proof bundle (public: no private values). With the
     committed-input preset, also the commitment's opening (private: keep it, never share it)."""
-    from zkml.artifacts import save_artifact
     from zkml.cli._dir import load_keys
     from zkml.errors import InputError, ZkmlValueError
     from zkml.presets import get_preset
-    from zkml.proof.commitment import opening_path_for, write_opening
-    from zkml.proof.prove import prove_with_opening
+    from zkml.proof.job import run_job
+    from zkml.proof.prove import discard_job, prepare_job
 
     need_file(input, "an input file: .json (a list, or {'input_data': ...}) or .npy", InputError)
     keys = load_keys(dir)
     if opening is not None and not get_preset(keys.circuit.preset).commits_input:
         raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
                              "the opening is for committed-input proofs only.")
-    bundle, secret = prove_with_opening(keys, input)
-    save_artifact(bundle, output)
-    where = None
-    if secret is not None:
-        where = write_opening(secret, opening or opening_path_for(output))
-    _emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id,
-           "input_commitment": bundle.input_commitment,
-           "opening": str(where) if where else None},
-          as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
-          f"({len(bundle.proof) // 2 - 1} byte proof)"
-          + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
+    job = prepare_job(keys, input)
+    then = {"dir": str(dir), "output": str(output), "as_json": as_json,
+            "opening": str(opening) if opening is not None else None}
+    if lean_prover_allowed():
+        exec_prover(job, then)  # returns only if the exec itself failed
+    try:
+        run_job(job)
+    except BaseException:
+        discard_job(job)
+        raise
+    finish_prove(keys, job, then)
 
 
 @app.command("verify")
@@ -201,3 +201,4 @@ def prove_batch_cmd(
           f"({res.throughput_per_minute:.1f} proofs/min)\n  manifest: {res.manifest_path}"
           + (f"\n  registry: {len(submitted)} submitted" if submit else ""))
     raise typer.Exit(1 if res.failed or unrecorded else 0)
+

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from zkml import _ezkl, cache
-from zkml._progress import step
 from zkml._utils import dequantize, sha256_file
 from zkml.artifacts import Keys, ProofBundle
 from zkml.errors import InputError, InputRangeError, InputShapeError, ProveError, ZkmlValueError
@@ -20,9 +19,11 @@ from zkml.model.inputs import coerce_inputs, unpack
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
 from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
+from zkml.proof.job import ProveJob, run_job
 from zkml.version import __version__
 
-__all__ = ["prove", "prove_with_opening", "check_input", "check_inputs"]
+__all__ = ["prove", "prove_with_opening", "check_input", "check_inputs", "prepare_job",
+           "finish_job", "discard_job"]
 
 
 def check_inputs(keys: Keys, value: Any) -> list[np.ndarray]:
@@ -170,6 +171,23 @@ def prove_with_opening(keys: Keys, value: Any, *, salt: Sequence[int] | None = N
         the same errors as :func:`prove`; ZkmlValueError: a salt for a preset that commits
         to no input, or a malformed salt.
     """
+    job = prepare_job(keys, value, salt=salt)
+    try:
+        run_job(job)
+    except BaseException:
+        discard_job(job)
+        raise
+    return finish_job(keys, job)
+
+
+def prepare_job(keys: Keys, value: Any, *, salt: Sequence[int] | None = None) -> ProveJob:
+    """Check the input, the circuit files, keys and SRS; write ezkl's input file in a fresh
+    private work folder. Run the job with :func:`zkml.proof.job.run_job`, then
+    :func:`finish_job` (or :func:`discard_job`).
+
+    Raises:
+        the errors of :func:`prove_with_opening` that come before ezkl is called.
+    """
     parts = check_inputs(keys, value)
     c = keys.circuit
     commits = get_preset(c.preset).commits_input
@@ -184,57 +202,50 @@ def prove_with_opening(keys: Keys, value: Any, *, salt: Sequence[int] | None = N
     if sha256_file(keys.vk_path) != keys.model_id:
         raise ProveError(f"{keys.vk_path} does not match model id {keys.model_id[:16]}...; "
                          "run setup again.")
-    work = cache.private_workdir("prove")
+    # committed-input: every input's values in the graph's order, then the salt, in one
+    # tensor (zkml/model/salt.py); ezkl rounds inputs through the graph's dtype, so the
+    # opening holds those rounded values
+    flat = np.concatenate([
+        p.reshape(-1).astype(spec.dtype).astype(np.float64) if commits else p.reshape(-1)
+        for p, spec in zip(parts, c.exported.inputs, strict=True)])
+    values = flat.tolist()
+    salt = (list(salt) if salt is not None else draw_salt()) if commits else []
+    kzg = _ezkl.read_settings(Path(c.settings_path)).kzg_commits
+    job = ProveJob(
+        work=str(cache.private_workdir("prove")), compiled=c.compiled_path,
+        pk=keys.pk_path, srs=keys.srs_path, logrows=c.logrows, preset=c.preset,
+        commits=commits, kzg_vk=keys.vk_path if kzg else None,
+        values=values if commits else [], salt=list(salt),
+        # several inputs: the packed row, each input's values in the graph's order
+        input_shape=list(parts[0].shape) if len(parts) == 1 else [1, len(values)])
     try:
-        data = work / "input.json"
-        # committed-input: every input's values in the graph's order, then the salt, in one
-        # tensor (zkml/model/salt.py); ezkl rounds inputs through the graph's dtype, so the
-        # opening holds those rounded values
-        flat = np.concatenate([
-            p.reshape(-1).astype(spec.dtype).astype(np.float64) if commits else p.reshape(-1)
-            for p, spec in zip(parts, c.exported.inputs, strict=True)])
-        values = flat.tolist()
-        salt = (list(salt) if salt is not None else draw_salt()) if commits else []
-        _ezkl.write_input(data, [values + salt_values(salt, c.input_scale)] if commits
+        _ezkl.write_input(job.data, [values + salt_values(salt, c.input_scale)] if commits
                           else [p.reshape(-1).tolist() for p in parts])
-        # the vk and SRS only matter to KZG-committed tensors; loading them costs a plain
-        # circuit time and memory that ezkl's own flow does not spend
-        kzg = _ezkl.read_settings(Path(c.settings_path)).kzg_commits
-        with step("Generating witness", "witness"):
-            try:
-                _ezkl.gen_witness(
-                    data, Path(c.compiled_path), work / "witness.json",
-                    Path(keys.vk_path) if kzg else None, Path(keys.srs_path) if kzg else None,
-                )
-            except _ezkl.WitnessShapeError as e:
-                if commits:
-                    raise ProveError(
-                        f"this {c.preset} circuit takes no input salt: it was compiled by a "
-                        "zkml without the hiding input commitment. Compile it again (`zkml "
-                        "compile`, then `zkml setup`); its model id changes."
-                    ) from e
-                raise
-            except _ezkl.WitnessRangeError as e:
-                raise InputRangeError(
-                    "the input drives an intermediate value outside the circuit's range "
-                    "checks; recompile with calibration samples covering such inputs."
-                ) from e
-        with step(f"Proving (logrows {c.logrows})", "prove"):
-            _ezkl.prove(
-                work / "witness.json", Path(c.compiled_path), Path(keys.pk_path),
-                work / "proof.json", Path(keys.srs_path),
-            )
-        raw = _ezkl.read_proof(work / "proof.json")
+    except BaseException:
+        discard_job(job)
+        raise
+    return job
+
+
+def discard_job(job: ProveJob) -> None:
+    """Remove the job's work folder (the input file and witness hold the private input)."""
+    shutil.rmtree(job.work, ignore_errors=True)
+
+
+def finish_job(keys: Keys, job: ProveJob) -> tuple[ProofBundle, CommitmentOpening | None]:
+    """The bundle (and the opening, committed-input) of a job :func:`run_job` has run; the
+    work folder is removed whatever happens."""
+    try:
+        raw = _ezkl.read_proof(job.proof)
     finally:
-        shutil.rmtree(work, ignore_errors=True)  # the witness holds the private input
+        discard_job(job)
     bundle = _bundle(keys, raw)
     if bundle.input_commitment is None:
         return bundle, None
     return bundle, CommitmentOpening(
         model_id=keys.model_id, input_commitment=bundle.input_commitment,
-        input_scale=c.input_scale, input=values, salt=salt,
-        # several inputs: the packed row, each input's values in the graph's order
-        input_shape=list(parts[0].shape) if len(parts) == 1 else [1, len(values)])
+        input_scale=keys.circuit.input_scale, input=job.values, salt=job.salt,
+        input_shape=job.input_shape)
 
 
 def _bundle(keys: Keys, raw: _ezkl.ProofFile) -> ProofBundle:

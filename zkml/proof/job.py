@@ -1,0 +1,94 @@
+"""One proof's ezkl work (witness, then proof) as a job that can cross a process image.
+
+:func:`zkml.proof.prove.prove_with_opening` prepares a :class:`ProveJob` (inputs checked,
+ezkl's input file written in a private work folder), runs it, and turns ezkl's proof file
+into a bundle. `zkml prove` runs the middle step in a fresh process image
+(zkml/cli/prover.py), so the witness and proof are made with nothing but ezkl loaded: this
+module imports only the standard library, zkml.errors, zkml._progress and zkml._ezkl.run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zkml._progress import step
+from zkml.errors import InputRangeError, ProveError
+
+__all__ = ["ProveJob", "run_job"]
+
+
+@dataclass
+class ProveJob:
+    """What ezkl needs for one proof, and what the bundle and opening need afterwards.
+
+    ``values`` and ``salt`` are private (the opening of a committed input): the job file
+    lives in the private work folder and goes with it.
+    """
+
+    work: str
+    compiled: str
+    pk: str
+    srs: str
+    logrows: int
+    preset: str
+    commits: bool
+    #: the vk and SRS for KZG-committed tensors only (loading them costs a plain circuit
+    #: time and memory that ezkl's own flow does not spend)
+    kzg_vk: str | None = None
+    values: list[float] = field(default_factory=list)
+    salt: list[int] = field(default_factory=list)
+    input_shape: list[int] = field(default_factory=list)
+
+    @property
+    def data(self) -> Path:
+        return Path(self.work) / "input.json"
+
+    @property
+    def witness(self) -> Path:
+        return Path(self.work) / "witness.json"
+
+    @property
+    def proof(self) -> Path:
+        return Path(self.work) / "proof.json"
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> ProveJob:
+        return cls(**json.loads(path.read_text()))
+
+
+def run_job(job: ProveJob) -> None:
+    """ezkl's witness of the job's input, then its proof, both into the work folder.
+
+    Raises:
+        InputRangeError: the input drives an intermediate value outside the range checks.
+        ProveError: the witness or the proof failed (a committed-input circuit without the
+            salt input names the fix).
+    """
+    from zkml._ezkl import run
+
+    with step("Generating witness", "witness"):
+        try:
+            run.gen_witness(job.data, Path(job.compiled), job.witness,
+                            Path(job.kzg_vk) if job.kzg_vk else None,
+                            Path(job.srs) if job.kzg_vk else None)
+        except run.WitnessShapeError as e:
+            if job.commits:
+                raise ProveError(
+                    f"this {job.preset} circuit takes no input salt: it was compiled by a "
+                    "zkml without the hiding input commitment. Compile it again (`zkml "
+                    "compile`, then `zkml setup`); its model id changes."
+                ) from e
+            raise
+        except run.WitnessRangeError as e:
+            raise InputRangeError(
+                "the input drives an intermediate value outside the circuit's range "
+                "checks; recompile with calibration samples covering such inputs."
+            ) from e
+    with step(f"Proving (logrows {job.logrows})", "prove"):
+        run.prove(job.witness, Path(job.compiled), Path(job.pk), job.proof, Path(job.srs))
