@@ -33,9 +33,15 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(VENV)/bin/zkml demo
 
-# The full suite (unit + integration, real ezkl, the embedded EVM and anvil), without `slow`.
+# The full suite (unit + integration, real ezkl, the embedded EVM and anvil), without `slow`,
+# on two workers (pytest-xdist), a test file per worker at a time: most tests wait on one
+# core (Python, solc, the embedded EVM, process starts), so two run side by side in about 2/3
+# of the serial time. Tests use small circuits (the largest proof: logrows 15, ~0.35 GB), so
+# two proofs at once stay far inside the machine's memory. PYTEST_ARGS="-p no:xdist" (or
+# `-n 0`) runs it serially.
+TEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fast loop (about a minute on the 2-core dev machine, lint included; budget 90 s): `lint`,
 # then the tests that are neither `slow` nor `anvil` in tests/unit and the quick integration

@@ -146,9 +146,9 @@ def _keys(model: str, k: int, workdir: Path) -> Any:
 
     zoo = circuits.build(model)
     exported = zkml.export(zoo.model, zoo.example_input, workdir / f"{model}.onnx", name=model)
-    split = zkml.compile_split(exported, zoo.calibration, segments=k, config=zoo.config,
+    split = zkml.compile_model(exported, zoo.calibration, segments=k, config=zoo.config,
                                preset=PRESET or zoo.preset)
-    return zoo, zkml.setup_split(split)
+    return zoo, zkml.setup(split)
 
 
 def _one(model: str, k: int, workers: int, workdir: Path) -> dict[str, Any]:
@@ -160,13 +160,13 @@ def _one(model: str, k: int, workers: int, workdir: Path) -> dict[str, Any]:
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with _WorkerPeak() as peak:
-        bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=workers, reuse=False)
+        bundle = zkml.prove(keys, zoo.test_inputs[0], workers=workers, reuse=False)
     wall = time.perf_counter() - t0
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
            + kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime)
-    assert zkml.verify_split(bundle, keys)
+    assert zkml.verify(bundle, keys)
     return {"model": model, "preset": keys.circuit.preset, "segments": k, "workers": workers,
             "wall_s": wall, "cpu_s": cpu,
             "peak_rss_worker_gb": peak.peak_kb * 1024 / 1e9,
@@ -184,7 +184,7 @@ def _gas(model: str, k: int, workdir: Path) -> dict[str, int]:
     from zkml.chain.devnode import Anvil
 
     zoo, keys = _keys(model, k, workdir)
-    bundle = zkml.prove_split(keys, zoo.test_inputs[0], workers=1, reuse=False)
+    bundle = zkml.prove(keys, zoo.test_inputs[0], workers=1, reuse=False)
     with Anvil() as node:
         chain = zkml.connect(node.url)
         dep = S.deploy_split_verifier(chain, keys, allow_oversize=True)

@@ -67,7 +67,7 @@ _LAZY: dict[str, str] = {
     "BatchResult": "zkml.proof.batch",
     "verify": "zkml.proof.verify",
     "verify_detailed": "zkml.proof.verify",
-    "Verification": "zkml.proof.verify",
+    "Verification": "zkml.proof.bundle",
     "load_bundle": "zkml.proof.bundle",
     "decoded_outputs": "zkml.proof.bundle",
     "check_commitment": "zkml.proof.commitment",
@@ -94,13 +94,7 @@ _LAZY: dict[str, str] = {
     "Deployment": "zkml.artifacts",
     "save_artifact": "zkml.artifacts",
     "load_artifact": "zkml.artifacts",
-    # split proving: one model cut into segments, proven in parallel
-    "compile_split": "zkml.split.compile",
-    "setup_split": "zkml.split.keys",
-    "prove_split": "zkml.split.prove",
-    "verify_split": "zkml.split.verify",
-    "verify_split_detailed": "zkml.split.verify",
-    "load_split_bundle": "zkml.split.verify",
+    # split proving (compile_model(segments=), then setup / prove / verify): its artifacts
     "SplitCircuit": "zkml.artifacts",
     "SplitKeys": "zkml.artifacts",
     "SplitBundle": "zkml.artifacts",
@@ -149,12 +143,6 @@ __all__ = [
     "Deployment",
     "save_artifact",
     "load_artifact",
-    "compile_split",
-    "setup_split",
-    "prove_split",
-    "verify_split",
-    "verify_split_detailed",
-    "load_split_bundle",
     "SplitCircuit",
     "SplitKeys",
     "SplitBundle",
@@ -224,16 +212,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from zkml.model.export import export, load_onnx
     from zkml.presets import PRESETS
     from zkml.proof.batch import BatchResult, prove_batch
-    from zkml.proof.bundle import decoded_outputs, load_bundle
+    from zkml.proof.bundle import Verification, decoded_outputs, load_bundle
     from zkml.proof.commitment import CommitmentOpening, check_commitment, load_opening
     from zkml.proof.keys import setup
     from zkml.proof.package import load_package
     from zkml.proof.prove import prove
     from zkml.proof.srs import dev_srs, import_srs, resolve_srs
-    from zkml.proof.verify import Verification, verify, verify_detailed
-    from zkml.split.compile import compile_split
-    from zkml.split.keys import setup_split
-    from zkml.split.prove import prove_split
-    from zkml.split.verify import load_split_bundle, verify_split, verify_split_detailed
+    from zkml.proof.verify import verify, verify_detailed
     from zkml.tuning.common import AccuracyBound, TuneResult
     from zkml.tuning.tuner import tune

@@ -73,7 +73,7 @@ def compile_model(
             on big models), ``False`` (no search).
         eval_inputs: held-out samples the tuner checks accuracy on; default: 16 of the
             calibration samples.
-        segments: split proving (:func:`zkml.compile_split`): cut the graph into this many
+        segments: split proving (zkml.circuit.split): cut the graph into this many
             segments, or ``"auto"`` (the fewest whose estimated proving peak fits
             ``max_memory`` bytes); each is proven on its own worker. Not with ``tune``.
         max_memory: with ``segments="auto"``, the bytes one segment proof may use.
@@ -103,7 +103,7 @@ def compile_model(
         if mode is not None:
             raise ZkmlValueError("tune and segments together: tune the whole model or split "
                                  "it, not both (give tune=False with segments).")
-        from zkml.split.compile import compile_split
+        from zkml.circuit.split import compile_split
 
         return compile_split(exported, calibration_inputs, segments=segments,
                              max_memory=max_memory, preset=preset, config=config)

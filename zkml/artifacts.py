@@ -59,7 +59,7 @@ A = TypeVar("A", bound=BaseModel)
 
 
 class _Artifact(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class InputSpec(_Artifact):
@@ -355,7 +355,7 @@ class VerificationPackage(_Artifact):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
-# Split proving (zkml.split): one model cut into segments, one proof each ------------------
+# Split proving (compile_model(segments=)): one model cut into segments, one proof each ------
 
 SPLIT_BUNDLE_FORMAT = "zkml-split-bundle/1"
 
@@ -431,7 +431,7 @@ class SplitBundle(_Artifact):
     """A proof of one inference made of one proof per segment; everything in it is public.
 
     Valid only as a whole: every segment proof verifies under its key AND each segment's
-    output commitment equals the next one's input commitment (``zkml.verify_split``).
+    output commitment equals the next one's input commitment (``zkml.verify``).
     ``outputs`` are decoded from the last segment's instances, for convenience only.
     """
 

@@ -13,7 +13,7 @@ __all__ = ["CostFigures", "SettingsChoice", "columns_text"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class CostFigures(_Record):

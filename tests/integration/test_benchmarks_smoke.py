@@ -22,7 +22,9 @@ def test_stage_benchmarks_run_and_save_json(tmp_path: Path) -> None:
          str(ROOT / "benchmarks" / "test_stages.py"), f"--benchmark-json={out}",
          "--benchmark-min-rounds=1", "--benchmark-max-time=0.000001"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
-        env={**os.environ, "ZKML_BENCH_MODEL": "tiny-mlp"})
+        # not an xdist worker's variables: pytest-benchmark turns itself off under xdist
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
+             "ZKML_BENCH_MODEL": "tiny-mlp"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text())
     names = {b["name"] for b in data["benchmarks"]}

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from zkml.circuit.cost import relative_cost
 from zkml.cli.main import app
-from zkml.tuning.tuner import Candidate, cost_estimate
+from zkml.tuning.tuner import Candidate
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -135,7 +136,7 @@ def cost_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CostClock:
 
     def measured_on_the_clock(cand: Candidate, x: Any, gas_meter: Any = None) -> None:
         assert cand.logrows is not None
-        clock.tick = cost_estimate(cand.config.num_inner_cols, cand.logrows) * 1e-5
+        clock.tick = relative_cost(cand.config.num_inner_cols, cand.logrows) * 1e-5
         measure(cand, x, gas_meter)
 
     monkeypatch.setattr(tuner, "_clock", clock)
@@ -155,7 +156,7 @@ def test_cli_tune_then_compile(tmp_path: Path, cost_clock: CostClock) -> None:
     # measured on the cost clock: the cheapest accurate layout beats the defaults by far
     assert report["beat_default"] is True and cost_clock.now > 0
     chosen, default = report["chosen"], report["default"]
-    assert chosen["prove_s"] == pytest.approx(cost_estimate(chosen["cols"], chosen["logrows"])
+    assert chosen["prove_s"] == pytest.approx(relative_cost(chosen["cols"], chosen["logrows"])
                                               * 1e-5)
     assert chosen["prove_s"] <= 0.9 * default["prove_s"]  # the required 10% gain
     cands = report["candidates"][1:]

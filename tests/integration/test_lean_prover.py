@@ -36,8 +36,11 @@ def test_the_proof_is_made_in_an_image_without_numpy_or_pydantic(tiny: Pipeline,
                                                                   tmp_path: Path) -> None:
     d, inp = _build_dir(tiny, tmp_path)
     cache = Path(os.environ["ZKML_CACHE_DIR"])
+    # run from a folder holding a `zkml` folder: it must not shadow the installed package
+    # in the re-executed image
+    (tmp_path / "zkml").mkdir()
     proc = subprocess.Popen([ZKML, "prove", "--dir", str(d), str(inp), "-o",
-                             str(tmp_path / "b.json"), "--json"],
+                             str(tmp_path / "b.json"), "--json"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: list[tuple[bool, bool]] = []  # (ezkl mapped, numpy or pydantic mapped) per look
     proc_dir = Path(f"/proc/{proc.pid}")

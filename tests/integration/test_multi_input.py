@@ -180,7 +180,7 @@ def test_committed_input_commits_to_every_input_with_one_salted_hash(
 
 
 def test_split_proving_takes_several_inputs(masked: zkml.ExportedModel) -> None:
-    split = zkml.compile_split(masked, {"features": X[:8], "mask": M[:8]}, segments=2)
+    split = zkml.compile_model(masked, {"features": X[:8], "mask": M[:8]}, segments=2)
     assert [i.name for i in split.segments[0].exported.inputs] == ["features", "mask"]
     # private inputs: neither input is committed at the boundary (tests/integration/
     # test_split_layers.py proves and verifies a split two-input model)

@@ -30,8 +30,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 from zkml.serve.app import Background, create_app
+from zkml.serve.checks import Verdict
 from zkml.serve.indexer import Indexer
-from zkml.serve.store import ModelInfo, Store
+from zkml.serve.store import Filters, ModelInfo, Store
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(600)]
 
@@ -214,6 +215,10 @@ def test_inference_filters_pagination_and_errors(world: World, tiny: Pipeline) -
     assert world.get("/api/inferences", params={"submitter": "bob"}).status_code == 400
     html = world.get("/inferences", params={"model": "nope"})
     assert html.status_code == 400 and "32 bytes of hex" in html.text
+    # a digit that is not ASCII ("²".isdigit() holds, int("²") fails): 400, not a 500
+    for path in ("/inferences", "/download/inferences.csv"):
+        odd = world.get(path, params={"from_block": "²"})
+        assert odd.status_code == 400 and "is not a block number" in odd.text, path
 
 
 def test_csv_download_has_one_row_per_filtered_record(world: World) -> None:
@@ -297,6 +302,86 @@ def test_read_only_routes_headers_and_escaping(world: World) -> None:
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-security-policy"] == csp
     assert httpx.head(world.url + "/api/models/0x" + "00" * 32, timeout=60).status_code == 404
+
+
+def _app_store(world: World) -> Store:
+    """A store as the app's: the index, with what the served package says about its model."""
+    man = json.loads((world.files / "pkg" / "package.json").read_text())
+    return Store(world.db, {man["vk_digest"]: ModelInfo(man["name"], man["preset"],
+                                                        man["binds"], man["labels"])})
+
+
+def test_openapi_names_a_response_model_for_every_api_endpoint(world: World) -> None:
+    schema = world.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    def component(ref_holder: dict[str, Any]) -> dict[str, Any]:
+        ref = ref_holder.get("$ref") or (ref_holder.get("type") == "array"
+                                         and ref_holder["items"].get("$ref"))
+        assert ref and ref.startswith("#/components/schemas/"), ref_holder
+        return dict(components[ref.removeprefix("#/components/schemas/")])
+
+    def response(path: str, method: str = "get") -> dict[str, Any]:
+        op = schema["paths"][path][method]
+        return component(op["responses"]["200"]["content"]["application/json"]["schema"])
+
+    gets = {p for p, ops in schema["paths"].items() if p.startswith("/api/") and "get" in ops}
+    assert gets >= {"/api/status", "/api/models", "/api/models/{model}", "/api/inferences",
+                    "/api/inferences/{inference_id}", "/api/claims", "/api/claims/{claim_id}"}
+    for path in gets:
+        assert response(path)["properties"], path
+    # the fields of each model are exactly the keys the store gives
+    store = _app_store(world)
+    models = store.models()
+    items, _ = store.inferences(Filters())
+    record = store.inference(items[0]["inference_id"])
+    assert {"inference_id", "decoded_outputs"} <= set(record)
+    one = response("/api/inferences/{inference_id}")
+    assert set(one["properties"]) == set(record)
+    assert component(one["properties"]["contributors"])["properties"].keys() == {
+        "segment", "address", "weight_digest"}
+    page = response("/api/inferences")
+    assert set(page["properties"]) == {"total", "page", "per_page", "items"}
+    assert set(component(page["properties"]["items"])["properties"]) == set(items[0])
+    for path in ("/api/models", "/api/models/{model}"):
+        model = response(path)
+        assert set(model["properties"]) == set(models[0])
+        assert set(component(model["properties"]["layout"])["properties"]) == set(
+            models[0]["layout"])
+    status = response("/api/status")
+    assert set(status["properties"]) >= {*store.status(), "indexer_error"}
+    verdict = response("/api/verify", "post")
+    assert set(verdict["properties"]) == set(Verdict("valid").as_dict())
+    assert set(component(verdict["properties"]["record"]["anyOf"][0])["properties"]) == set(
+        record)
+    assert set(component(verdict["properties"]["outputs"])["properties"]) == {"label", "value"}
+
+
+def test_the_response_models_drop_no_key_and_change_no_value(world: World) -> None:
+    store = _app_store(world)
+    models = world.get("/api/models").json()
+    assert set(models[0]) == set(store.models()[0])
+    assert set(models[0]["layout"]) == set(store.models()[0]["layout"])
+    assert models == json.loads(json.dumps(store.models()))
+    one = world.get(f"/api/models/{models[0]['model_id']}").json()
+    assert one == models[0]
+    items, total = store.inferences(Filters())
+    page = world.get("/api/inferences").json()
+    assert set(page["items"][0]) == set(items[0])
+    assert page == json.loads(json.dumps({"total": total, "page": 1, "per_page": 50,
+                                          "items": items}))
+    record = store.inference(items[0]["inference_id"])
+    got = world.get(f"/api/inferences/{items[0]['inference_id']}").json()
+    assert set(got) == set(record) and got == json.loads(json.dumps(record))
+    status = world.get("/api/status").json()
+    meta = store.status()
+    assert set(status) == {*meta, "indexer_error"}  # no null for a key the index lacks
+    # updated_at: rewritten by every background sync (each half second)
+    assert {k: v for k, v in status.items() if k != "updated_at"} == {
+        **{k: v for k, v in meta.items() if k != "updated_at"}, "indexer_error": None}
+    ok = _verify(world, "bundle.json")
+    assert set(ok) == set(Verdict("valid").as_dict())
+    assert ok["record"] is not None and set(ok["record"]) == set(record)
 
 
 def test_the_app_follows_new_blocks(world: World, tiny: Pipeline) -> None:

@@ -22,9 +22,9 @@ from .conftest import Pipeline, tiny_zoo
 
 @pytest.fixture(scope="module")
 def split_keys(tiny: Pipeline) -> SplitKeys:
-    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=2,
+    split = zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments=2,
                                config=tiny.zoo.config)
-    return zkml.setup_split(split)
+    return zkml.setup(split)
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +33,18 @@ def split_keys_b(tmp_path_factory: pytest.TempPathFactory) -> SplitKeys:
     zoo = tiny_zoo(seed=1)
     exported = zkml.export(zoo.model, zoo.example_input,
                            tmp_path_factory.mktemp("split_b") / "b.onnx")
-    return zkml.setup_split(zkml.compile_split(exported, zoo.calibration, segments=2,
+    return zkml.setup(zkml.compile_model(exported, zoo.calibration, segments=2,
                                                config=zoo.config))
 
 
 @pytest.fixture(scope="module")
 def split_bundle(tiny: Pipeline, split_keys: SplitKeys) -> SplitBundle:
-    return zkml.prove_split(split_keys, tiny.zoo.test_inputs[0], workers=2)
+    return zkml.prove(split_keys, tiny.zoo.test_inputs[0], workers=2)
 
 
 @pytest.fixture(scope="module")
 def other_input_bundle(tiny: Pipeline, split_keys: SplitKeys) -> SplitBundle:
-    return zkml.prove_split(split_keys, tiny.zoo.test_inputs[1], workers=1)
+    return zkml.prove(split_keys, tiny.zoo.test_inputs[1], workers=1)
 
 
 def _with_segments(bundle: SplitBundle, segments: list[SegmentProof]) -> SplitBundle:
@@ -76,7 +76,7 @@ def test_compile_model_with_segments_is_compile_split(tiny: Pipeline,
 def test_split_outputs_equal_the_monolithic_proof(tiny: Pipeline, split_keys: SplitKeys,
                                                   split_bundle: SplitBundle,
                                                   bundle: zkml.ProofBundle) -> None:
-    assert zkml.verify_split(split_bundle, split_keys)
+    assert zkml.verify(split_bundle, split_keys)
     assert zkml.verify(bundle, tiny.keys)
     assert split_bundle.outputs == zkml.decoded_outputs(bundle)
 
@@ -85,37 +85,37 @@ def test_split_bundle_round_trips_through_its_file(split_keys: SplitKeys,
                                                    split_bundle: SplitBundle,
                                                    tmp_path: Path) -> None:
     path = save_artifact(split_bundle, tmp_path / "split.bundle.json")
-    assert zkml.verify_split(path, split_keys)
+    assert zkml.verify(path, split_keys)
     path.write_text("{not json")
     with pytest.raises(zkml.BundleError, match="not a zkml split bundle"):
-        zkml.verify_split(path, split_keys)
+        zkml.verify(path, split_keys)
 
 
 def test_segment_proven_on_another_input_is_rejected(split_keys: SplitKeys,
                                                      split_bundle: SplitBundle,
                                                      other_input_bundle: SplitBundle) -> None:
-    assert zkml.verify_split(other_input_bundle, split_keys)
+    assert zkml.verify(other_input_bundle, split_keys)
     # each segment proof verifies alone; only the link catches the mix
     mixed = _with_segments(split_bundle, [split_bundle.segments[0],
                                           other_input_bundle.segments[1]])
     mixed = mixed.model_copy(update={"outputs": other_input_bundle.outputs})
-    v = zkml.verify_split_detailed(mixed, split_keys)
+    v = zkml.verify_detailed(mixed, split_keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("links[0]")
 
 
 def test_segment_of_another_model_is_rejected(split_keys: SplitKeys, split_keys_b: SplitKeys,
                                               split_bundle: SplitBundle, tiny: Pipeline
                                               ) -> None:
-    other = zkml.prove_split(split_keys_b, tiny.zoo.test_inputs[0], workers=1)
+    other = zkml.prove(split_keys_b, tiny.zoo.test_inputs[0], workers=1)
     foreign = other.segments[1]
     swapped = _with_segments(split_bundle, [split_bundle.segments[0], foreign])
-    assert not zkml.verify_split(swapped, split_keys)
+    assert not zkml.verify(swapped, split_keys)
     # relabelled as ours: the proof itself fails under our segment's verifying key
     ours = split_bundle.segments[1]
     relabelled = foreign.model_copy(update={"model_id": ours.model_id,
                                             "settings_digest": ours.settings_digest})
     forged = _with_segments(split_bundle, [split_bundle.segments[0], relabelled])
-    v = zkml.verify_split_detailed(forged.model_copy(update={"outputs": other.outputs}),
+    v = zkml.verify_detailed(forged.model_copy(update={"outputs": other.outputs}),
                                    split_keys)
     assert not v.valid and v.reason is not None
     assert v.reason.startswith(("segments[1].proof", "links[0]"))
@@ -124,10 +124,10 @@ def test_segment_of_another_model_is_rejected(split_keys: SplitKeys, split_keys_
 def test_reordered_or_dropped_segments_are_rejected(split_keys: SplitKeys,
                                                     split_bundle: SplitBundle) -> None:
     s0, s1 = split_bundle.segments
-    v = zkml.verify_split_detailed(_with_segments(split_bundle, [s1, s0]), split_keys)
+    v = zkml.verify_detailed(_with_segments(split_bundle, [s1, s0]), split_keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("segments[0].model_id")
     for kept in ([s0], [s1], []):
-        v = zkml.verify_split_detailed(_with_segments(split_bundle, kept), split_keys)
+        v = zkml.verify_detailed(_with_segments(split_bundle, kept), split_keys)
         assert not v.valid and v.reason is not None and v.reason.startswith("segments")
 
 
@@ -142,17 +142,17 @@ def test_altered_boundary_commitment_is_rejected(split_keys: SplitKeys,
     p1[in_at + 5] ^= 1
     both = _with_segments(split_bundle, [s0.model_copy(update={"proof": "0x" + p0.hex()}),
                                          s1.model_copy(update={"proof": "0x" + p1.hex()})])
-    v = zkml.verify_split_detailed(both, split_keys)
+    v = zkml.verify_detailed(both, split_keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("segments[0].proof")
     one = _with_segments(split_bundle, [s0.model_copy(update={"proof": "0x" + p0.hex()}), s1])
-    v = zkml.verify_split_detailed(one, split_keys)
+    v = zkml.verify_detailed(one, split_keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("links[0]")
 
 
 def test_stored_outputs_must_match_the_last_segment(split_keys: SplitKeys,
                                                     split_bundle: SplitBundle) -> None:
     forged = split_bundle.model_copy(update={"outputs": [9.0, 9.0]})
-    v = zkml.verify_split_detailed(forged, split_keys)
+    v = zkml.verify_detailed(forged, split_keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("outputs")
 
 
@@ -172,17 +172,17 @@ def test_killed_segment_worker_is_retried(tiny: Pipeline, split_keys: SplitKeys)
                     os.kill(int(d.name), signal.SIGKILL)
                     killed.append(int(d.name))
 
-    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[2], workers=1, on_segment=kill_worker,
+    b = zkml.prove(split_keys, tiny.zoo.test_inputs[2], workers=1, on_segment=kill_worker,
                          reuse=False)
     assert killed, "the test must kill a segment worker"
-    assert zkml.verify_split(b, split_keys)
+    assert zkml.verify(b, split_keys)
 
 
 def test_split_on_a_ray_cluster(tiny: Pipeline, split_keys: SplitKeys,
                                 split_bundle: SplitBundle) -> None:
-    b = zkml.prove_split(split_keys, tiny.zoo.test_inputs[0], backend="ray", workers=2,
+    b = zkml.prove(split_keys, tiny.zoo.test_inputs[0], backend="ray", workers=2,
                          reuse=False)
-    assert zkml.verify_split(b, split_keys)
+    assert zkml.verify(b, split_keys)
     assert b.outputs == split_bundle.outputs
 
 
@@ -193,21 +193,21 @@ def test_a_rerun_proves_only_the_segments_not_kept(tiny: Pipeline,
     store = cache.cache_root() / "segment-proofs"
     before = set(store.iterdir()) if store.exists() else set()
     x = tiny.zoo.test_inputs[3]
-    first = zkml.prove_split(split_keys, x, workers=1)
+    first = zkml.prove(split_keys, x, workers=1)
     kept = sorted(p for p in set(store.iterdir()) - before if p.is_dir())
     assert len(kept) == 2  # every segment proof is kept as it lands
-    again = zkml.prove_split(split_keys, x, workers=1)
+    again = zkml.prove(split_keys, x, workers=1)
     assert again.segments == first.segments  # nothing proven twice
     shutil.rmtree(kept[0])  # as if that segment had failed
     landed: list[tuple[int, int]] = []
-    third = zkml.prove_split(split_keys, x, workers=1, on_segment=lambda d, t: landed.append(
+    third = zkml.prove(split_keys, x, workers=1, on_segment=lambda d, t: landed.append(
         (d, t)))
-    assert zkml.verify_split(third, split_keys) and third.outputs == first.outputs
+    assert zkml.verify(third, split_keys) and third.outputs == first.outputs
     # one segment proven afresh (a new proof: other randomness), the other taken as kept
     same = [a == b for a, b in zip(third.segments, first.segments, strict=True)]
     assert sorted(same) == [False, True]
     assert landed == [(1, 2), (2, 2)]
-    fresh = zkml.prove_split(split_keys, x, workers=1, reuse=False)
+    fresh = zkml.prove(split_keys, x, workers=1, reuse=False)
     assert all(a != b for a, b in zip(fresh.segments, first.segments, strict=True))
 
 
@@ -215,10 +215,10 @@ def test_bad_segment_counts_are_refused(tiny: Pipeline) -> None:
     # 4-8-2: two cuts between layers, plus one per channel group of its two Gemms at most
     with pytest.raises(zkml.CompileError, match=r"can be cut in \d+ place\(s\) only .* no "
                        r"Gemm/MatMul/Conv left"):
-        zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=40,
+        zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments=40,
                            config=tiny.zoo.config)
     with pytest.raises(zkml.ZkmlValueError, match="positive integer or 'auto'"):
-        zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=0,
+        zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments=0,
                            config=tiny.zoo.config)
 
 
@@ -259,10 +259,10 @@ def test_split_on_chain_and_in_the_registry(anvil: object, tiny: Pipeline,
     assert mono.valid and mono.gas_used is not None
     # K segment pairings cost about K monolithic verifications, plus the link checks
     assert mono.gas_used < ok.gas_used < 3 * mono.gas_used
-    foreign = zkml.prove_split(split_keys_b, tiny.zoo.test_inputs[0], workers=1)
+    foreign = zkml.prove(split_keys_b, tiny.zoo.test_inputs[0], workers=1)
     attacks = _attacks(split_bundle, other_input_bundle, foreign, split_keys)
     for name, forged in attacks.items():
-        assert not zkml.verify_split(forged, split_keys), name
+        assert not zkml.verify(forged, split_keys), name
         assert not S.verify_split_onchain(chain, dep, forged).valid, name
 
     reg = R.deploy_registry(chain)
@@ -335,9 +335,9 @@ def test_split_cli_pipeline(anvil: object, tmp_path: Path) -> None:
 
 
 def test_auto_picks_the_fewest_segments_that_fit(tiny: Pipeline) -> None:
-    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments="auto",
+    split = zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments="auto",
                                config=tiny.zoo.config)
     assert len(split.segments) == 1  # the whole tiny model fits this machine
     with pytest.raises(zkml.CompileError, match=r"segments fits 0\.0 GB per proof"):
-        zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments="auto",
+        zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments="auto",
                            max_memory=1000, config=tiny.zoo.config)

@@ -23,14 +23,14 @@ from .conftest import Pipeline
 
 @pytest.fixture(scope="module")
 def keys4(tiny: Pipeline) -> SplitKeys:
-    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=4,
+    split = zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments=4,
                                config=tiny.zoo.config)
-    return zkml.setup_split(split)
+    return zkml.setup(split)
 
 
 @pytest.fixture(scope="module")
 def bundle4(tiny: Pipeline, keys4: SplitKeys) -> SplitBundle:
-    return zkml.prove_split(keys4, tiny.zoo.test_inputs[0], workers=2)
+    return zkml.prove(keys4, tiny.zoo.test_inputs[0], workers=2)
 
 
 def _wide(keys: SplitKeys) -> int:
@@ -51,7 +51,7 @@ def test_a_layer_is_cut_into_channel_groups_when_cuts_between_layers_run_out(
     for i, names in enumerate(split.boundaries):
         assert len(keys4.links[i].output_points) == len(names)
         assert len(keys4.links[i + 1].input_points) == len(names)
-    assert zkml.verify_split(bundle4, keys4)
+    assert zkml.verify(bundle4, keys4)
     # the same computation as the model: within one quantisation step of the monolithic proof
     step = 2.0 ** -split.segments[-1].output_scales[0]
     mono = zkml.decoded_outputs(bundle)
@@ -65,7 +65,7 @@ def test_a_layer_is_cut_into_channel_groups_when_cuts_between_layers_run_out(
 def test_every_tensor_of_a_wide_boundary_is_linked(keys4: SplitKeys, bundle4: SplitBundle,
                                                     tiny: Pipeline) -> None:
     b = _wide(keys4)
-    other = zkml.prove_split(keys4, tiny.zoo.test_inputs[1], workers=1)
+    other = zkml.prove(keys4, tiny.zoo.test_inputs[1], workers=1)
     names = keys4.circuit.boundaries[b]
     for t in range(len(names)):
         # segment b + 1 taken from the other input's proof: only the tensors' links tell
@@ -74,13 +74,13 @@ def test_every_tensor_of_a_wide_boundary_is_linked(keys4: SplitKeys, bundle4: Sp
         p[at_out + 9] ^= 1
         segs = list(bundle4.segments)
         segs[b] = segs[b].model_copy(update={"proof": "0x" + p.hex()})
-        v = zkml.verify_split_detailed(bundle4.model_copy(update={"segments": segs}), keys4)
+        v = zkml.verify_detailed(bundle4.model_copy(update={"segments": segs}), keys4)
         assert not v.valid and v.reason is not None
         assert v.reason.startswith(f"links[{b}]") and repr(names[t]) in v.reason
     mixed = list(bundle4.segments)
     mixed[b + 1:] = other.segments[b + 1:]
     forged = bundle4.model_copy(update={"segments": mixed, "outputs": other.outputs})
-    v = zkml.verify_split_detailed(forged, keys4)
+    v = zkml.verify_detailed(forged, keys4)
     assert not v.valid and v.reason is not None and v.reason.startswith(f"links[{b}]")
 
 
@@ -130,20 +130,20 @@ def test_a_model_of_two_inputs_splits(tmp_path_factory: pytest.TempPathFactory) 
     samples = {"features": feats, "mask": masks}
     # private inputs: no boundary carries the mask (a graph input) nor anything computable
     # from the inputs without the weights; the cut falls after the Mul
-    private = zkml.compile_split(exported, samples, segments=2)
+    private = zkml.compile_model(exported, samples, segments=2)
     assert private.boundaries == [[private.boundaries[0][0]]]
     assert "mask" not in private.boundaries[0]
     # public inputs: the mask may cross the boundary with the hidden activations
-    split = zkml.compile_split(exported, samples, segments=2, preset="public")
-    keys = zkml.setup_split(split)
+    split = zkml.compile_model(exported, samples, segments=2, preset="public")
+    keys = zkml.setup(split)
     assert any("mask" in names for names in split.boundaries)
     value = {"features": feats[5], "mask": masks[5]}
-    b = zkml.prove_split(keys, value, workers=2)
-    assert zkml.verify_split(b, keys)
+    b = zkml.prove(keys, value, workers=2)
+    assert zkml.verify(b, keys)
     ref = model(torch.tensor(feats[5]), torch.tensor(masks[5])).detach().numpy().reshape(-1)
     assert np.max(np.abs(np.subtract(b.outputs, ref))) <= split.quantization.max_abs_error + 0.01
     with pytest.raises(zkml.InputError, match="mask"):
-        zkml.prove_split(keys, {"features": feats[5]}, workers=1)
+        zkml.prove(keys, {"features": feats[5]}, workers=1)
 
 
 def test_segment_keys_travel_to_cluster_nodes_with_their_tasks(
@@ -156,11 +156,11 @@ def test_segment_keys_travel_to_cluster_nodes_with_their_tasks(
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         # joining a running cluster (address): keys are shipped, not read by path
-        b = zkml.prove_split(keys4, tiny.zoo.test_inputs[0], backend="ray", address="auto",
+        b = zkml.prove(keys4, tiny.zoo.test_inputs[0], backend="ray", address="auto",
                              workers=2, reuse=False)
     finally:
         ray.shutdown()
-    assert zkml.verify_split(b, keys4) and b.outputs == bundle4.outputs
+    assert zkml.verify(b, keys4) and b.outputs == bundle4.outputs
     copies = sorted(d for d in nodes.iterdir() if d.is_dir())
     assert sorted(d.name.split("-")[0] for d in copies) == \
         sorted(k.model_id for k in keys4.segments)
@@ -179,14 +179,14 @@ def test_committed_input_split_hides_the_input_and_opens(tiny: Pipeline,
     from zkml.artifacts import save_artifact
     from zkml.cli.main import app
 
-    split = zkml.compile_split(tiny.exported, tiny.zoo.calibration, segments=2,
+    split = zkml.compile_model(tiny.exported, tiny.zoo.calibration, segments=2,
                                preset="committed-input", config=tiny.zoo.config)
-    keys = zkml.setup_split(split)
+    keys = zkml.setup(split)
     x = tiny.zoo.test_inputs[0]
     o1, o2 = tmp_path / "o1.json", tmp_path / "o2.json"
-    b1 = zkml.prove_split(keys, x, workers=2, opening_path=o1)
-    b2 = zkml.prove_split(keys, x, workers=1, opening_path=o2)
-    assert zkml.verify_split(b1, keys) and zkml.verify_split(b2, keys)
+    b1 = zkml.prove(keys, x, workers=2, opening_path=o1)
+    b2 = zkml.prove(keys, x, workers=1, opening_path=o2)
+    assert zkml.verify(b1, keys) and zkml.verify(b2, keys)
     # same input, fresh salt: two unlinkable commitments, same outputs
     assert b1.input_commitment and b2.input_commitment
     assert b1.input_commitment != b2.input_commitment and b1.outputs == b2.outputs
@@ -197,7 +197,7 @@ def test_committed_input_split_hides_the_input_and_opens(tiny: Pipeline,
     public = b1.model_dump_json()
     assert not any(str(v) in public for v in salt)
     # the stored commitment must be the one the first segment's proof carries
-    v = zkml.verify_split_detailed(b1.model_copy(
+    v = zkml.verify_detailed(b1.model_copy(
         update={"input_commitment": b2.input_commitment}), keys)
     assert not v.valid and v.reason is not None and v.reason.startswith("input_commitment")
     # a split bundle file opens with the CLI like a monolithic one
@@ -214,7 +214,7 @@ def test_an_opening_is_refused_for_a_preset_that_commits_to_nothing(
         tiny: Pipeline, keys4: SplitKeys, tmp_path: Path) -> None:
     with pytest.raises(zkml.ZkmlValueError, match="preset private-input commits to no input: "
                        "there is nothing to open"):
-        zkml.prove_split(keys4, tiny.zoo.test_inputs[0], opening_path=tmp_path / "o.json")
+        zkml.prove(keys4, tiny.zoo.test_inputs[0], opening_path=tmp_path / "o.json")
     with pytest.raises(zkml.ZkmlValueError, match="commits to no input"):
         zkml.prove(tiny.keys, tiny.zoo.test_inputs[0], opening_path=tmp_path / "o.json")
     assert not (tmp_path / "o.json").exists()

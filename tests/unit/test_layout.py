@@ -85,6 +85,12 @@ def test_the_lean_prover_loads_ezkl_and_nothing_heavy() -> None:
     loaded = _loaded_by("import zkml.cli.prover, zkml.proof.job, zkml._ezkl.run")
     assert "ezkl" in loaded
     assert not loaded & {"numpy", "pydantic", "pydantic_core", "typer", "rich", "onnx"}
+    # after the proof, the bundle and report need pydantic and rich, still no numpy or typer
+    finish = _loaded_by("import zkml.cli.prover, zkml.proof.job, zkml.proof.assemble, "
+                        "zkml.proof.commitment, zkml.cli.output, zkml._ezkl.formats, "
+                        "zkml.artifacts")
+    assert "pydantic" in finish and "rich" in finish
+    assert not finish & {"numpy", "typer", "onnx", "torch"}
 
 
 def test_a_public_name_loads_its_stage_on_first_use() -> None:

@@ -9,10 +9,10 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from zkml.circuit.cut import _named, _partition, cut_points, segment_model
+from zkml.circuit.cut_layers import split_layers, splittable_channels
 from zkml.errors import CompileError
 from zkml.model.export import run_onnx, run_onnx_all
-from zkml.split.cut import _named, _partition, cut_points, segment_model
-from zkml.split.layers import split_layers, splittable_channels
 
 
 def _graph(residual: bool) -> onnx.ModelProto:

@@ -255,7 +255,7 @@ def create_evm_verifier(vk: Path, settings: Path, sol: Path, abi: Path, srs: Pat
 
 def calibrate_segment(data: Path, onnx: Path, settings: Path, *, max_logrows: int | None,
                       scales: list[int] | None, lookup_margin: float = 2.0) -> None:
-    """Calibrate one segment of a split model (zkml.split).
+    """Calibrate one segment of a split model (zkml.circuit.split).
 
     ``scale_rebase_multiplier=[1]``: with ezkl's default [1, 10] one segment's output scale
     can double (to 26, measured), and the next segment, calibrated at the previous output

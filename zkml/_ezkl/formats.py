@@ -212,7 +212,7 @@ def verifier_proof_length(solidity: str) -> int:
     return int(m[0], 16)
 
 
-# Split proving (zkml.split) ----------------------------------------------------------------
+# Split proving (zkml.circuit.split, zkml.proof.split_prove) --------------------------------
 
 #: bytes of one G1 point (x then y, 32 bytes each) at the head of an ezkl proof
 G1_POINT_BYTES = 64

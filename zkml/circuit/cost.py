@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 __all__ = ["CostEstimate", "estimate_cost", "max_logrows_for_memory", "relative_cost",
+           "peak_memory_for_key",
            "PROVE_SECONDS_PER_CELL", "PK_BYTES_PER_CELL", "TIME_FIXED_COLUMNS",
            "MEMORY_FIXED_COLUMNS"]
 
@@ -49,9 +50,14 @@ def estimate_cost(logrows: int, num_inner_cols: int = 2) -> CostEstimate:
     """Prove time and memory at ``logrows``, from measured runs (within ~30% on this machine
     kind; a calibration can raise logrows by one or two)."""
     pk = int(PK_BYTES_PER_CELL * (num_inner_cols + MEMORY_FIXED_COLUMNS) * 2**logrows)
-    # peak = the proving key held twice plus working buffers (batch.estimate_proof_memory)
     return CostEstimate(logrows, PROVE_SECONDS_PER_CELL * relative_cost(num_inner_cols, logrows),
-                        pk, int(0.3e9 + 2.5 * pk))
+                        pk, peak_memory_for_key(pk))
+
+
+def peak_memory_for_key(pk_bytes: int) -> int:
+    """Peak bytes of one proof whose proving key has ``pk_bytes`` (measured: the key held
+    about 2.5 times over, plus 0.3 GB of working buffers)."""
+    return int(0.3e9 + 2.5 * pk_bytes)
 
 
 def max_logrows_for_memory(num_inner_cols: int = 2, fraction: float = 0.7) -> int:

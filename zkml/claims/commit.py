@@ -33,7 +33,7 @@ from zkml.errors import ArtifactError, InputError, ZkmlValueError
 from zkml.model.salt import draw_salt
 from zkml.presets import get_preset
 from zkml.proof.commitment import commitment_of
-from zkml.proof.prove import check_inputs
+from zkml.proof.inputs import check_inputs
 
 __all__ = ["commit_set", "leaves_of", "write_set_opening", "load_set_opening",
            "load_set_commitment"]

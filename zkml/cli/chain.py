@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_KEY_ENV,
     DirOpt,
@@ -15,8 +16,6 @@ from zkml.cli.common import (
     RpcOpt,
     handle_errors,
     make_dir,
-    missing_artifact,
-    need_artifact,
     need_file,
 )
 from zkml.cli.common import emit as _emit
@@ -39,40 +38,36 @@ def contract_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the Solidity verifier with ezkl and compile it with the pinned solc-js."""
-    from zkml.artifacts import save_artifact
     from zkml.chain.contract import build_verifier
-    from zkml.cli._dir import load_keys
 
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     c = build_verifier(keys, out_dir=make_dir(out_dir, "--out-dir"),
                        allow_oversize=allow_oversize)
-    save_artifact(c, dir / "verifier.json")
+    BuildDir(dir).save(c, BuildDir.VERIFIER)
     _emit({"sol": c.sol_path, "runtime_size": c.runtime_size, "solc": c.solc_version}, as_json,
           f"verifier {c.sol_path}: runtime {c.runtime_size} bytes, solc {c.solc_version}")
 
 
 def _has_verifier_source(dir: Path) -> None:
     """DIR holds verifier.json, or keys.json to build it from; else say which command to run."""
-    if not (dir / "verifier.json").is_file() and not (dir / "keys.json").is_file():
-        missing_artifact(dir, "keys.json")
+    if not BuildDir(dir).has(BuildDir.VERIFIER) and not BuildDir(dir).has(BuildDir.KEYS):
+        BuildDir(dir).missing(BuildDir.KEYS)
 
 
 def _verifier(dir: Path) -> VerifierContract:
     """DIR/verifier.json if it is the current keys' verifier; else built from DIR/keys.json
     (and saved), as `zkml contract` would."""
-    from zkml.artifacts import VerifierContract, save_artifact
     from zkml.chain.contract import build_verifier
-    from zkml.cli._dir import load_keys
 
-    if not (dir / "keys.json").is_file():
-        return need_artifact(VerifierContract, dir, "verifier.json")
-    keys = load_keys(dir)
-    if (dir / "verifier.json").is_file():
-        v = need_artifact(VerifierContract, dir, "verifier.json")
+    if not BuildDir(dir).has(BuildDir.KEYS):
+        return BuildDir(dir).verifier()
+    keys = BuildDir(dir).keys()
+    if BuildDir(dir).has(BuildDir.VERIFIER):
+        v = BuildDir(dir).verifier()
         if v.model_id == keys.model_id:
             return v
     v = build_verifier(keys)
-    save_artifact(v, dir / "verifier.json")
+    BuildDir(dir).save(v, BuildDir.VERIFIER)
     return v
 
 
@@ -83,13 +78,12 @@ def deploy_cmd(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT
     """Deploy the verifier (built from DIR/keys.json if `zkml contract` has not run). On the
     embedded chain the deployment lives only in this process: use `verify-onchain` (which
     deploys and verifies in one go) instead."""
-    from zkml.artifacts import save_artifact
     from zkml.chain.evm import connect, deploy_verifier
 
     _has_verifier_source(dir)
     chain = connect(rpc_url, key_env=key_env)
     dep = deploy_verifier(chain, _verifier(dir))
-    save_artifact(dep, dir / "deployment.json")
+    BuildDir(dir).save(dep, BuildDir.DEPLOYMENT)
     _emit(dep.model_dump(exclude={"abi"}), as_json,
           f"verifier at {dep.address} on chain {dep.chain_id}, gas {dep.gas_used:,}")
 
@@ -103,27 +97,25 @@ def verify_onchain_cmd(
 ) -> None:
     """Verify a bundle with the deployed verifier (embedded chain: deploys first, building
     the verifier from DIR/keys.json if needed). Exit code 0 valid, 1 rejected, 2 error."""
-    from zkml.artifacts import Deployment
     from zkml.chain.evm import connect, deploy_verifier, verify_onchain
     from zkml.proof.verify import load_bundle
 
     b = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)", BundleError))
-    deployed = (dir / "deployment.json").is_file()
+    deployed = BuildDir(dir).has(BuildDir.DEPLOYMENT)
     if not deployed or rpc_url in (None, "embedded"):
         _has_verifier_source(dir)
     chain = connect(rpc_url, key_env=key_env)
     if chain.embedded or not deployed:
         dep = deploy_verifier(chain, _verifier(dir))
     else:
-        dep = need_artifact(Deployment, dir, "deployment.json")
+        dep = BuildDir(dir).deployment()
         if dep.chain_id != chain.chain_id:
             raise ChainError(f"{dir}/deployment.json is on chain {dep.chain_id}, but "
                              f"{rpc_url} is chain {chain.chain_id}: run `zkml deploy --dir "
                              f"{dir} --rpc-url {rpc_url}` first.")
-        if (dir / "keys.json").is_file():
-            from zkml.cli._dir import load_keys
+        if BuildDir(dir).has(BuildDir.KEYS):
 
-            if load_keys(dir).model_id != dep.model_id:
+            if BuildDir(dir).keys().model_id != dep.model_id:
                 raise ArtifactError(f"{dir}/deployment.json is the verifier of earlier keys: "
                                     f"run `zkml deploy --dir {dir} --rpc-url {rpc_url}` again.")
     res = verify_onchain(chain, dep, b)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_REGISTRY,
     DirOpt,
@@ -65,14 +66,13 @@ def commit_cmd(
     the opening (features, labels, salts) private."""
     from zkml.artifacts import save_artifact
     from zkml.claims import commit_set, read_labelled, write_set_opening
-    from zkml.cli._dir import load_keys
     from zkml.errors import InputError, ZkmlValueError
 
     need_file(data, "a labelled evaluation set (.csv, .jsonl, .npz or .npy)", InputError)
     if opening.exists() and not force:
         raise ZkmlValueError(f"{opening} exists: it opens a set you may have published; keep "
                              "it, choose another --opening, or pass --force.")
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     ds = read_labelled(data, label_column=label_column, group_column=group_column)
     public, private = commit_set(keys, ds)
     write_set_opening(private, opening)
@@ -107,7 +107,6 @@ def prove_cmd(
     already proven."""
     from zkml.claims import DecisionRule, default_rule, load_set_opening, prove_claim
     from zkml.cli._bar import proof_bar
-    from zkml.cli._dir import load_keys
     from zkml.cli.common import make_dir
     from zkml.errors import ArtifactError, ZkmlValueError
 
@@ -117,7 +116,7 @@ def prove_cmd(
         raise ZkmlValueError(f"--workers {workers}: give 1 or more.")
     priv = load_set_opening(need_file(opening, "the set opening from `zkml claim commit`",
                                       ArtifactError))
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     rule = (DecisionRule(kind="threshold", threshold=threshold, positive_label=positive_label)
             if threshold is not None else default_rule(keys, positive_label))
     make_dir(out_dir, "--out")
@@ -299,13 +298,12 @@ def record_cmd(
 ) -> None:
     """Record a claim on-chain (the model's registered owner only): its digest, roots and
     metrics; run `zkml claim verify` first. Exit 0 recorded, 1 rejected by the registry."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.claims import record_claim
-    from zkml.cli.common import check_address, need_artifact
+    from zkml.cli.common import check_address
 
     committer = check_address(set_committer, "--set-committer") if set_committer else None
     c, digest = _digest(claim)
-    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+    reg_model = BuildDir(dir).registration()
     creg = _claim_registry(claim_registry)
     chain = registry_chain(rpc_url, key_env)
     try:

@@ -1,25 +1,27 @@
-"""What every `zkml` sub-command shares: options (defined once), output, errors, progress,
-and the checks of user-given values (ids, addresses, files, build directories)."""
+"""What every `zkml` sub-command shares: options (defined once), the error handling of a
+command (output itself is zkml.cli.output's), and the checks of user-given values (ids,
+addresses, files). The build directory is zkml.cli._dir's."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
-import os
 import re
-import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.errors import MarkupError
 
-from zkml import _progress
 from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli.output import (
+    emit,
+    err,
+    exit_code_for,
+    out,
+    report_error,
+    report_internal,
+    setup_cli,
+)
 from zkml.errors import ArtifactError, ZkmlError, ZkmlValueError
 
 if TYPE_CHECKING:
@@ -30,9 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "fail", "err",
            "out", "setup_cli", "handle_errors", "report_error", "DEFAULT_KEY_ENV",
-           "check_address", "check_bytes32", "need_file", "need_artifact", "missing_artifact",
-           "need_registry", "make_dir", "RegistryOpt", "DEFAULT_REGISTRY", "registry_chain",
-           "ClickException"]
+           "check_address", "check_bytes32", "need_file", "need_registry", "make_dir",
+           "RegistryOpt", "DEFAULT_REGISTRY", "registry_chain", "ClickException"]
 
 try:  # recent typer vendors click as typer._click; older versions use click itself
     from typer._click.exceptions import ClickException
@@ -43,8 +44,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 A = TypeVar("A", bound="BaseModel")
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="Build directory of the model.")]
 JsonOpt = Annotated[bool, typer.Option(
@@ -68,61 +67,6 @@ KeyEnvOpt = Annotated[
                  "(never pass a key on the command line)."),
 ]
 
-_EXPORT = "`zkml export MODEL --dir {d}` (or `zkml import MODEL.onnx --dir {d}`)"
-#: the command that writes each build-directory artifact (``{d}``: the directory)
-PRODUCERS = {
-    "exported.json": _EXPORT,
-    "calibration.npy": _EXPORT,
-    "eval.npy": _EXPORT,
-    "circuit.json": "`zkml compile --dir {d}`",
-    "keys.json": "`zkml setup --dir {d}`",
-    "verifier.json": "`zkml contract --dir {d}`",
-    "deployment.json": "`zkml deploy --dir {d} --rpc-url URL`",
-    "registration.json": "`zkml registry register --dir {d} --rpc-url URL`",
-}
-
-
-@contextlib.contextmanager
-def spinner(message: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    with err.status(message + " ..."):
-        yield
-    err.print(f"[green]✓[/green] {message} [dim]({time.perf_counter() - t0:.2f}s)[/dim]")
-
-
-def setup_cli() -> None:
-    """Progress spinners on stderr; warnings (e.g. the dev SRS) shown once, in yellow."""
-    _progress.set_reporter(spinner)
-    warnings.simplefilter("default")
-    warnings.showwarning = lambda msg, cat, *a, **k: err.print(f"[yellow]warning:[/yellow] {msg}")
-
-
-def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
-    if as_json:
-        out.print_json(json.dumps(data, default=str))
-    else:
-        try:
-            out.print(human)
-        except MarkupError:  # a name from the user's model that reads as a markup tag
-            out.print(human, markup=False)
-
-
-def _one_line(message: str) -> str:
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
-
-
-def report_error(message: str, type_name: str, as_json: bool, *, label: str | None = None
-                 ) -> None:
-    """The one error format: ``error (Type): message`` on stderr, or with ``--json``
-    ``{"error": message, "type": Type}`` on stdout."""
-    message = _one_line(message)
-    if as_json:
-        out.print_json(json.dumps({"error": message, "type": type_name}))
-    else:
-        err.print(f"error ({label or type_name}): {message}", markup=False, highlight=False,
-                  style="red")
-
-
 def fail(e: ZkmlError, as_json: bool = False) -> typer.Exit:
     report_error(str(e), type(e).__name__, as_json)
     return typer.Exit(2)
@@ -130,14 +74,8 @@ def fail(e: ZkmlError, as_json: bool = False) -> typer.Exit:
 
 def internal(e: BaseException, as_json: bool = False) -> typer.Exit:
     """An exception zkml did not anticipate: one line, no traceback (ZKML_DEBUG=1 shows it)."""
-    name = type(e).__name__
-    report_error(f"{str(e)[:300] or repr(e)} — please report this with the command you ran "
-                 "(ZKML_DEBUG=1 shows the traceback)", name, as_json, label=f"internal, {name}")
+    report_internal(e, as_json)
     return typer.Exit(2)
-
-
-def debug() -> bool:
-    return os.environ.get("ZKML_DEBUG", "") == "1"
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -154,12 +92,8 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, ClickException):
             raise  # exit codes and usage errors: typer's (see zkml.cli.main.main)
-        except ZkmlError as e:
-            raise fail(e, as_json) from e
         except Exception as e:
-            if debug():
-                raise
-            raise internal(e, as_json) from e
+            raise typer.Exit(exit_code_for(e, as_json)) from e
 
     return run
 
@@ -212,31 +146,6 @@ def need_file(path: Path, what: str, error: type[ZkmlError] = ArtifactError) -> 
     if not path.is_file():
         raise error(f"{path}: no such file; give {what}.")
     return path
-
-
-def _producer(dir: Path, name: str) -> str:
-    return PRODUCERS[name].format(d=dir) if name in PRODUCERS else ""
-
-
-def missing_artifact(dir: Path, name: str) -> NoReturn:
-    where = "" if dir.is_dir() else f" ({dir} does not exist: check --dir)"
-    raise ArtifactError(f"{dir / name}: no such file{where}; run the stage that writes it "
-                        f"first: {_producer(dir, name)}.")
-
-
-def need_artifact(cls: type[A], dir: Path, name: str) -> A:
-    """Load ``dir/name``; if missing or unreadable, the error names the command writing it."""
-    from zkml.artifacts import load_artifact
-
-    path = dir / name
-    if not path.is_file():
-        missing_artifact(dir, name)
-    try:
-        return load_artifact(cls, path)
-    except ArtifactError as e:
-        cmd = _producer(dir, name)
-        raise ArtifactError(f"{str(e).rstrip('.')}: {cmd} writes it." if cmd else str(e)) \
-            from e
 
 
 def need_registry(path: Path) -> RegistryDeployment:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_REGISTRY,
     JsonOpt,
@@ -22,7 +23,6 @@ from zkml.cli.common import (
     emit,
     err,
     handle_errors,
-    need_artifact,
     need_file,
     need_registry,
     registry_chain,
@@ -67,10 +67,9 @@ def _model_id(model: str | None, dir: Path | None) -> str:
     if model is not None:
         return check_bytes32(model, "--model", "give a registry model id (0x + 64 hex, printed "
                              "by `zkml registry register`).", require_0x=True)
-    from zkml.artifacts import ModelRegistration
 
     assert dir is not None
-    return need_artifact(ModelRegistration, dir, "registration.json").onchain_model_id
+    return BuildDir(dir).registration().onchain_model_id
 
 
 @app.command("sign")
@@ -243,14 +242,13 @@ def submit(
 ) -> None:
     """The processor (key in $KEY_ENV) submits a proof with the owner's consent. Exit 1 if
     the registry rejects it (the reason is printed), 2 on other errors."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.consent import submit_with_consent
     from zkml.errors import RegistryError
     from zkml.proof.bundle import load_bundle
 
     b = load_bundle(need_file(bundle, "a proof bundle (from `zkml prove`)", BundleError))
     c = _load(consent)
-    m = need_artifact(ModelRegistration, dir, "registration.json")
+    m = BuildDir(dir).registration()
     reg = need_registry(registry)
     try:
         s = submit_with_consent(registry_chain(rpc_url, key_env), reg, m.onchain_model_id, b, c)

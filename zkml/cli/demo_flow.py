@@ -19,6 +19,7 @@ from zkml.artifacts import save_artifact
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import connect, deploy_verifier, verify_onchain
 from zkml.chain.registry import deploy_registry, get_record, register_model, submit_inference
+from zkml.cli._dir import BuildDir
 from zkml.errors import ZkmlValueError
 from zkml.model.export import export
 from zkml.proof.keys import setup
@@ -67,18 +68,18 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
         raise ZkmlValueError(f"--patient {patient}: there are {len(zoo.test_inputs)} held-out "
                              f"patients; give 0 to {len(zoo.test_inputs) - 1}.")
     with _progress.step("Exporting to ONNX", "export"):
-        exported = export(zoo.model, zoo.example_input, out / "model.onnx", name=zoo.name)
+        exported = export(zoo.model, zoo.example_input, out / BuildDir.MODEL, name=zoo.name)
     circuit = compile_model(exported, zoo.calibration, preset=zoo.preset, config=zoo.config)
     keys = setup(circuit)
-    save_artifact(keys, out / "keys.json")
+    BuildDir(out).save(keys, BuildDir.KEYS)
     x = zoo.test_inputs[patient]
     bundle = prove(keys, x)
-    bundle_path = save_artifact(bundle, out / "bundle.json")
+    bundle_path = BuildDir(out).save(bundle, BuildDir.BUNDLE)
     with _progress.step("Verifying the proof locally", "verify"):
         ok_local = verify(bundle, keys)
     contract = build_verifier(keys, out_dir=out)
     deployment = deploy_verifier(chain, contract)
-    save_artifact(deployment, out / "deployment.json")
+    BuildDir(out).save(deployment, BuildDir.DEPLOYMENT)
     onchain = verify_onchain(chain, deployment, bundle)
     # The audit trail: record the diagnosis in the inference registry and read it back.
     registry = deploy_registry(chain)
@@ -89,7 +90,7 @@ def run_demo(out_dir: str | Path = "build/demo", *, patient: int = 0, rpc_url: s
     # what an auditor needs afterwards: the registry's address (to index it) and the model's
     # verification package (its preset, labels and verifying key)
     save_artifact(registry, out / "registry.json")
-    save_artifact(registration, out / "registration.json")
+    BuildDir(out).save(registration, BuildDir.REGISTRATION)
     publish(keys, out / "package", verifier=contract, registrations=[registration],
             with_srs=True, labels=list(zoo.labels))
     _progress.timings["total"] = time.perf_counter() - t0

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import JsonOpt, handle_errors
 from zkml.cli.common import emit as _emit
 
@@ -53,7 +54,6 @@ def import_cmd(
     import numpy as np
 
     from zkml._utils import atomic_write_bytes
-    from zkml.artifacts import save_artifact
     from zkml.errors import InputError, ZkmlValueError
     from zkml.model.export import UPGRADE_OPSET, check_onnx, upgrade_opset
     from zkml.model.inputs import graph_inputs, read_input_samples
@@ -70,7 +70,7 @@ def import_cmd(
     d.mkdir(parents=True, exist_ok=True)
     # one graph input: samples (n, *shape); several: packed rows, each input's values in turn
     samples = read_input_samples(input, declared)
-    dest = d / "model.onnx"
+    dest = d / BuildDir.MODEL
     if old_opset is not None:
         atomic_write_bytes(dest, data)
     elif model.resolve() != dest.resolve():
@@ -105,10 +105,10 @@ def import_cmd(
         note = (f"calibrated on the {len(samples)} given input(s) only (values in [{lo:.4g}, "
                 f"{hi:.4g}]): inputs far outside that range will be refused at prove time. "
                 "Widen it with --calibration FILE (representative samples) or --range LO,HI.")
-    np.save(d / "calibration.npy", cal)
+    np.save(d / BuildDir.CALIBRATION, cal)
     held = read_input_samples(eval_inputs, declared) if eval_inputs is not None else cal[:16]
-    np.save(d / "eval.npy", held)
-    save_artifact(exported, d / "exported.json")
+    np.save(d / BuildDir.EVAL, held)
+    BuildDir(d).save(exported, BuildDir.EXPORTED)
     if note and not as_json:
         typer.echo(f"note: {note}", err=True)
     _emit({**exported.model_dump(), "dir": str(d), "calibration_samples": len(cal),

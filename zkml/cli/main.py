@@ -17,7 +17,8 @@ from typing import Annotated
 
 import typer
 
-from zkml.cli.common import ClickException, debug, err, internal, report_error
+from zkml.cli.common import ClickException, internal
+from zkml.cli.output import debug, err, report_error
 
 #: top-level commands -> the module that defines them (merged into the root app)
 COMMANDS: dict[str, str] = {

@@ -8,19 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli._source import load_source
 from zkml.cli.common import (
     DirOpt,
     JsonOpt,
     handle_errors,
     make_dir,
-    missing_artifact,
-    need_artifact,
     need_file,
     out,
-    spinner,
 )
 from zkml.cli.common import emit as _emit
+from zkml.cli.output import spinner
 from zkml.errors import InputError, ZkmlValueError
 from zkml.presets import PRESETS
 
@@ -50,7 +49,6 @@ def export_cmd(
     save calibration and held-out samples next to it."""
     import numpy as np
 
-    from zkml.artifacts import save_artifact
     from zkml.model.export import export
 
     if dir is not None:
@@ -58,20 +56,20 @@ def export_cmd(
     src = load_source(model, example, calibration)
     d = make_dir(dir or Path("build") / src.name)
     with spinner(f"Exporting {src.name} to ONNX"):
-        exported = export(src.model, src.example, d / "model.onnx", name=src.name)
+        exported = export(src.model, src.example, d / BuildDir.MODEL, name=src.name)
     cal, held = src.calibration, src.held_out
     if isinstance(cal, dict):  # several inputs: packed rows, as `zkml import` stores them
         from zkml.model.inputs import coerce_inputs
 
         cal = coerce_inputs(cal, exported.inputs)
         held = cal[:16]
-    np.save(d / "calibration.npy", cal)
-    np.save(d / "eval.npy", held)  # held out: the tuner's accuracy check
-    save_artifact(exported, d / "exported.json")
+    np.save(d / BuildDir.CALIBRATION, cal)
+    np.save(d / BuildDir.EVAL, held)  # held out: the tuner's accuracy check
+    BuildDir(d).save(exported, BuildDir.EXPORTED)
     if src.zoo is not None:
-        (d / "zoo.json").write_text(json.dumps(src.zoo))
+        (d / BuildDir.ZOO).write_text(json.dumps(src.zoo))
     else:  # a zoo model exported here before: its settings are not this model's
-        (d / "zoo.json").unlink(missing_ok=True)
+        (d / BuildDir.ZOO).unlink(missing_ok=True)
     if src.note and not as_json:
         typer.echo(f"note: {src.note}", err=True)
     _emit({**exported.model_dump(), "dir": str(d), "note": src.note}, as_json,
@@ -81,7 +79,7 @@ def export_cmd(
 
 def _build_settings(dir: Path) -> dict[str, Any]:
     """DIR/zoo.json: the preset and compile settings `export` (zoo models) and `tune` chose."""
-    path = dir / "zoo.json"
+    path = dir / BuildDir.ZOO
     if not path.exists():
         return {}
     try:
@@ -114,7 +112,7 @@ def _npy(path: Path, what: str, *, producer: Path | None = None) -> Any:
     import numpy as np
 
     if producer is not None and not path.is_file():
-        missing_artifact(producer, path.name)
+        BuildDir(producer).missing(path.name)
     need_file(path, f"{what}: a .npy array", InputError)
     try:
         arr = np.load(path, allow_pickle=False)
@@ -162,14 +160,13 @@ def compile_cmd(
         return compile_split_dir(dir, segments or "auto", max_memory,
                                  preset or "private-input", as_json)
     from zkml.api import compile_model
-    from zkml.artifacts import ExportedModel, save_artifact
     from zkml.presets import get_preset, visibility_for
     from zkml.tuning.tuner import check_mode
 
     mode = False if tune == "none" else check_mode(tune)  # before any file is read
     if preset is not None:
         get_preset(preset)  # an unknown name fails before any file is read
-    exported = need_artifact(ExportedModel, dir, "exported.json")
+    exported = BuildDir(dir).exported()
     zoo = _build_settings(dir)
     chosen = preset or zoo.get("preset", "private-input")
     visibility_for(get_preset(chosen), param_visibility=param_visibility,
@@ -179,12 +176,12 @@ def compile_cmd(
         cfg["param_visibility"] = param_visibility
     cfg["allow_unbound_model"] = allow_unbound_model
     samples = (_npy(calibration, "--calibration") if calibration
-               else _npy(dir / "calibration.npy", "calibration samples", producer=dir))
-    held_out = dir / "eval.npy"
+               else _npy(dir / BuildDir.CALIBRATION, "calibration samples", producer=dir))
+    held_out = dir / BuildDir.EVAL
     circuit = compile_model(
         exported, samples, preset=chosen, config=_config(cfg, dir), tune=mode,
         eval_inputs=_npy(held_out, "held-out samples") if held_out.exists() else None)
-    save_artifact(circuit, dir / "circuit.json")
+    BuildDir(dir).save(circuit, BuildDir.CIRCUIT)
     q = circuit.quantization
     _emit(circuit.model_dump(exclude={"exported"}), as_json,
           f"circuit {circuit.preset}: logrows {circuit.logrows}, rows {circuit.num_rows}, "
@@ -240,19 +237,18 @@ def tune_cmd(
 ) -> None:
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
     the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
-    from zkml.artifacts import ExportedModel
     from zkml.chain.gas import VerifyGasMeter
     from zkml.tuning.cached import tune_cached
     from zkml.tuning.tuner import AccuracyBound, check_mode
 
     check_mode(mode)  # before any file is read
-    exported = need_artifact(ExportedModel, dir, "exported.json")
-    zoo_path = dir / "zoo.json"
+    exported = BuildDir(dir).exported()
+    zoo_path = dir / BuildDir.ZOO
     zoo = _build_settings(dir)
     base = _config(zoo.get("config", {}), dir)
-    samples = _npy(dir / "calibration.npy", "calibration samples", producer=dir)
+    samples = _npy(dir / BuildDir.CALIBRATION, "calibration samples", producer=dir)
     held_out = (_npy(eval_inputs, "--eval") if eval_inputs
-                else _npy(dir / "eval.npy", "held-out samples (or pass --eval FILE)",
+                else _npy(dir / BuildDir.EVAL, "held-out samples (or pass --eval FILE)",
                           producer=dir))
     with VerifyGasMeter() as meter:  # a local chain, started only if a candidate is measured
         cfg, report = tune_cached(

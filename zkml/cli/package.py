@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import DirOpt, JsonOpt, handle_errors
 from zkml.cli.common import emit as _emit
 
@@ -29,15 +30,14 @@ def publish_cmd(
     layout. Public by construction; `zkml verify BUNDLE --package PKG` works on any machine."""
     from zkml.api import publish
     from zkml.artifacts import ModelRegistration, VerifierContract, load_artifact
-    from zkml.cli._dir import load_keys
 
-    keys = load_keys(dir)
-    verifier = (load_artifact(VerifierContract, dir / "verifier.json")
-                if (dir / "verifier.json").is_file() else None)
+    keys = BuildDir(dir).keys()
+    verifier = (load_artifact(VerifierContract, dir / BuildDir.VERIFIER)
+                if BuildDir(dir).has(BuildDir.VERIFIER) else None)
     if verifier is not None and verifier.model_id != keys.model_id:
         verifier = None  # made for earlier keys: build the current one
-    regs = ([load_artifact(ModelRegistration, dir / "registration.json")]
-            if (dir / "registration.json").is_file() else [])
+    regs = ([load_artifact(ModelRegistration, dir / BuildDir.REGISTRATION)]
+            if BuildDir(dir).has(BuildDir.REGISTRATION) else [])
     names = [s.strip() for s in labels.split(",")] if labels else None
     pkg = publish(keys, out, verifier=verifier, registrations=regs, with_srs=with_srs,
                   labels=names)

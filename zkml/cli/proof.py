@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_KEY_ENV,
     DirOpt,
@@ -15,7 +16,6 @@ from zkml.cli.common import (
     RegistryRpcOpt,
     err,
     handle_errors,
-    need_artifact,
     need_file,
 )
 from zkml.cli.common import emit as _emit
@@ -33,11 +33,10 @@ def setup_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate (or reuse from the cache) the proving and verifying keys."""
-    from zkml.artifacts import Circuit, save_artifact
     from zkml.proof.keys import setup
 
-    keys = setup(need_artifact(Circuit, dir, "circuit.json"), allow_dev_srs=dev_srs)
-    save_artifact(keys, dir / "keys.json")
+    keys = setup(BuildDir(dir).circuit(), allow_dev_srs=dev_srs)
+    BuildDir(dir).save(keys, BuildDir.KEYS)
     _emit({"vk_digest": keys.model_id, "srs": keys.srs_source, "cache_hit": keys.cache_hit},
           as_json, f"vk digest (model id) {keys.model_id}\n  srs: {keys.srs_source}"
           + ("  (cached)" if keys.cache_hit else ""))
@@ -50,7 +49,7 @@ def prove_cmd(
     input: Annotated[Path, typer.Argument(help="Input as .json (list or {'input_data': ...}) "
                                           "or .npy.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the bundle.")]
-    = Path("bundle.json"),
+    = Path(BuildDir.BUNDLE),
     opening: Annotated[Path | None, typer.Option(
         help="committed-input: where to write the PRIVATE opening of the input commitment "
         "(input + salt, mode 0600; default: next to the bundle, X.opening.json).")] = None,
@@ -58,19 +57,18 @@ def prove_cmd(
 ) -> None:
     """Prove one inference; write a proof bundle (public: no private values). With the
     committed-input preset, also the commitment's opening (private: keep it, never share it)."""
-    from zkml.cli._dir import load_keys
     from zkml.errors import InputError, ZkmlValueError
     from zkml.presets import get_preset
-    from zkml.proof.job import run_job
-    from zkml.proof.prove import discard_job, prepare_job
+    from zkml.proof.job import discard_job, run_job
+    from zkml.proof.prove import prepare_job
 
     need_file(input, "an input file: .json (a list, or {'input_data': ...}) or .npy", InputError)
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     if opening is not None and not get_preset(keys.circuit.preset).commits_input:
         raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
                              "the opening is for committed-input proofs only.")
     job = prepare_job(keys, input)
-    then = {"dir": str(dir), "output": str(output), "as_json": as_json,
+    then = {"output": str(output), "as_json": as_json,
             "opening": str(opening) if opening is not None else None}
     if lean_prover_allowed():
         exec_prover(job, then)  # returns only if the exec itself failed
@@ -79,7 +77,7 @@ def prove_cmd(
     except BaseException:
         discard_job(job)
         raise
-    finish_prove(keys, job, then)
+    finish_prove(job, then)
 
 
 @app.command("verify")
@@ -143,7 +141,6 @@ def prove_batch_cmd(
     """Prove many inputs (one bundle each, plus a manifest); resumable. Exit code 1 if any
     input failed, or (with --consent-dir) any input was not recorded for want of a valid
     consent."""
-    from zkml.artifacts import ModelRegistration
     from zkml.errors import ZkmlValueError
     from zkml.proof.batch import prove_batch, read_inputs
 
@@ -163,16 +160,15 @@ def prove_batch_cmd(
         from zkml.cli.common import registry_chain as _chain
 
         reg = need_registry(registry)
-        reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+        reg_model = BuildDir(dir).registration()
         target = (_chain(rpc_url, key_env), reg, reg_model.onchain_model_id)
         if consent_dir is None and consent_required(*target):
             raise ZkmlValueError("this model records inferences only with the data owners' "
                                  "consent: prove first, collect a consent per bundle (`zkml "
                                  "consent sign --bundle`), then pass --consent-dir DIR.")
     from zkml.cli._bar import proof_bar
-    from zkml.cli._dir import load_keys
 
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     with proof_bar(as_json) as on_result:
         res = prove_batch(keys, items, out_dir, backend=backend,  # type: ignore[arg-type]
                           address=address, workers=workers,

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from zkml.artifacts import Keys
     from zkml.proof.job import ProveJob
 
 __all__ = ["allow_exec", "lean_prover_allowed", "exec_prover", "exit_now", "main",
@@ -53,8 +52,10 @@ def exec_prover(job: ProveJob, then: dict[str, Any]) -> None:
     handoff.write_text(json.dumps({"job": str(Path(job.work) / "job.json"), "then": then}))
     sys.stdout.flush()
     sys.stderr.flush()
+    # -P: no current directory on sys.path (`-m` would put it first), so a folder named
+    # zkml where the user stands cannot shadow the installed package
     with contextlib.suppress(OSError):
-        os.execv(sys.executable, [sys.executable, "-m", "zkml.cli.prover", str(handoff)])
+        os.execv(sys.executable, [sys.executable, "-P", "-m", "zkml.cli.prover", str(handoff)])
 
 
 def exit_now(code: int) -> NoReturn:
@@ -102,53 +103,50 @@ def main(argv: list[str]) -> NoReturn:
     resume_prove(job, spec["then"], error)
 
 
-def finish_prove(keys: Keys, job: ProveJob, then: dict[str, Any]) -> None:
-    """After the job ran (here or in the lean prover): the bundle, the opening, the report."""
+def finish_prove(job: ProveJob, then: dict[str, Any]) -> None:
+    """After the job ran (here or in the lean prover): the bundle, the opening, the report.
+    Loads neither the keys artifact nor numpy, typer or the other commands."""
     from zkml.artifacts import save_artifact
-    from zkml.cli.common import emit
+    from zkml.cli.output import emit
     from zkml.proof.commitment import opening_path_for, write_opening
-    from zkml.proof.prove import finish_job
+    from zkml.proof.job import finish_job
 
     output, as_json = Path(then["output"]), bool(then["as_json"])
-    bundle, secret = finish_job(keys, job)
+    bundle, secret = finish_job(job)
     save_artifact(bundle, output)
     where = None
     if secret is not None:
         where = write_opening(secret, Path(then["opening"]) if then["opening"]
                               else opening_path_for(output))
     emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id,
-           "input_commitment": bundle.input_commitment,
-           "opening": str(where) if where else None},
-          as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
-          f"({len(bundle.proof) // 2 - 1} byte proof)"
-          + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
+          "input_commitment": bundle.input_commitment,
+          "opening": str(where) if where else None},
+         as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
+         f"({len(bundle.proof) // 2 - 1} byte proof)"
+         + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
 
 
 def resume_prove(job: ProveJob, then: dict[str, Any], error: BaseException | None
                  ) -> NoReturn:
-    """`zkml prove`'s end in the lean prover's image: the bundle and the
-    report, or the job's error, with the one-line message and exit code the CLI gives."""
-    import typer
+    """`zkml prove`'s end in the lean prover's image: the bundle and the report, or the
+    job's error, with the one-line message and exit code a command gives
+    (zkml.cli.output.exit_code_for, as zkml.cli.common.handle_errors does)."""
+    from zkml.cli.output import err, exit_code_for, setup_cli
+    from zkml.proof.job import discard_job
 
-    from zkml.cli._dir import load_keys
-    from zkml.cli.common import err, handle_errors
-    from zkml.proof.prove import discard_job
-
-    @handle_errors
-    def finish(as_json: bool = False) -> None:
+    setup_cli()
+    as_json = bool(then["as_json"])
+    code = 0
+    try:
         if error is not None:
             discard_job(job)
             raise error
-        finish_prove(load_keys(Path(then["dir"])), job, then)
-
-    code = 0
-    try:
-        finish(as_json=bool(then["as_json"]))
-    except typer.Exit as e:
-        code = e.exit_code
+        finish_prove(job, then)
     except KeyboardInterrupt:
         err.print("interrupted")
         code = 130
+    except Exception as e:  # noqa: BLE001  (the one error format, exit 2)
+        code = exit_code_for(e, as_json)
     exit_now(code)
 
 

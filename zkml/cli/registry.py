@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkml.chain import DEFAULT_KEY_ENV
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_REGISTRY,
     DirOpt,
@@ -26,7 +27,6 @@ from zkml.cli.common import (
     emit,
     err,
     handle_errors,
-    need_artifact,
     need_file,
     need_registry,
     out,
@@ -74,20 +74,18 @@ def register(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_K
              as_json: JsonOpt = False) -> None:
     """Register the model in DIR (deploys its verifier first unless DIR/deployment.json is on
     this chain). The caller becomes the model's owner."""
-    from zkml.artifacts import Deployment, save_artifact
     from zkml.chain.registry import register_model
-    from zkml.cli._dir import load_keys
 
-    keys = load_keys(dir)
+    keys = BuildDir(dir).keys()
     reg = need_registry(registry)
-    dep_path = dir / "deployment.json"
-    dep = need_artifact(Deployment, dir, dep_path.name) if dep_path.exists() else None
+    dep_path = dir / BuildDir.DEPLOYMENT
+    dep = BuildDir(dir).deployment() if dep_path.exists() else None
     chain = registry_chain(rpc_url, key_env)
     if dep is not None and (dep.chain_id != chain.chain_id or dep.model_id != keys.model_id):
         dep = None
     r = register_model(chain, reg, keys, dep, metadata_uri=metadata_uri,
                        require_consent=require_consent)
-    save_artifact(r, dir / "registration.json")
+    BuildDir(dir).save(r, BuildDir.REGISTRATION)
     emit({**r.model_dump(), "registry_model_id": r.onchain_model_id, "vk_digest": r.model_id,
           "require_consent": require_consent}, as_json,
          f"registered: registry model id {r.onchain_model_id} (vk digest {r.model_id[:16]}..., "
@@ -103,13 +101,12 @@ def submit(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
            as_json: JsonOpt = False) -> None:
     """Submit a proof bundle: the registry verifies it and records the inference once.
     Exit code 1 if the registry rejects it (the reason is printed), 2 on other errors."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import submit_inference
     from zkml.errors import RegistryError
     from zkml.proof.verify import load_bundle
 
     b = load_bundle(need_file(bundle, _BUNDLE, BundleError))
-    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
+    reg_model = BuildDir(dir).registration()
     reg = need_registry(registry)
     try:
         s = submit_inference(registry_chain(rpc_url, key_env), reg, reg_model.onchain_model_id, b)
@@ -219,16 +216,14 @@ def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
           as_json: JsonOpt = False) -> None:
     """Confirm a local bundle matches an on-chain record (same model id and instances) and
     verifies locally. Exit code 0 if all hold, 1 if not."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import check_bundle
-    from zkml.cli._dir import load_keys
     from zkml.proof.verify import load_bundle
 
     if data_owner is not None:
         data_owner = check_address(data_owner, "--data-owner")
     b = load_bundle(need_file(bundle, _BUNDLE, BundleError))
-    reg_model = need_artifact(ModelRegistration, dir, "registration.json")
-    keys = load_keys(dir)
+    reg_model = BuildDir(dir).registration()
+    keys = BuildDir(dir).keys()
     reg = need_registry(registry)
     c = check_bundle(registry_chain(rpc_url, key_env), reg, reg_model, b, keys,
                      data_owner=data_owner)
@@ -244,10 +239,9 @@ def check(bundle: BundleArg, dir: DirOpt, rpc_url: RpcOpt = None,
 def retire(dir: DirOpt, rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
            registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Owner only: reject new submissions for the model (its records stay, marked)."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import retire_model
 
-    m = need_artifact(ModelRegistration, dir, "registration.json")
+    m = BuildDir(dir).registration()
     reg = need_registry(registry)
     gas = retire_model(registry_chain(rpc_url, key_env), reg, m.onchain_model_id)
     emit({"onchain_model_id": m.onchain_model_id, "retired": True, "gas_used": gas}, as_json,
@@ -261,11 +255,10 @@ def transfer(dir: DirOpt,
              rpc_url: RpcOpt = None, key_env: KeyEnvOpt = DEFAULT_KEY_ENV,
              registry: RegistryOpt = DEFAULT_REGISTRY, as_json: JsonOpt = False) -> None:
     """Owner only: transfer the model to NEW_OWNER."""
-    from zkml.artifacts import ModelRegistration
     from zkml.chain.registry import transfer_model
 
     new_owner = check_address(new_owner, "NEW_OWNER")
-    m = need_artifact(ModelRegistration, dir, "registration.json")
+    m = BuildDir(dir).registration()
     reg = need_registry(registry)
     gas = transfer_model(registry_chain(rpc_url, key_env), reg, m.onchain_model_id, new_owner)
     emit({"onchain_model_id": m.onchain_model_id, "owner": new_owner, "gas_used": gas},

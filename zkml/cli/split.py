@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 
+from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
     RegistryRpcOpt,
-    need_artifact,
     need_file,
     registry_chain,
 )
@@ -78,22 +78,21 @@ def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset
     """`zkml split compile` and `zkml compile --segments`: DIR/split.json from DIR's export."""
     import numpy as np
 
-    from zkml.artifacts import ExportedModel, save_artifact
+    from zkml.circuit.split import compile_split
     from zkml.errors import InputError
     from zkml.presets import get_preset
-    from zkml.split.compile import compile_split
 
     k = _segments(segments)
     if max_memory is not None and (max_memory <= 0 or k != "auto"):
         raise ZkmlValueError("--max-memory: a positive number of GB, with --segments auto.")
     get_preset(preset)
-    exported = need_artifact(ExportedModel, dir, "exported.json")
-    cal = need_file(dir / "calibration.npy", "calibration samples (`zkml export` writes them)",
+    exported = BuildDir(dir).exported()
+    cal = need_file(dir / BuildDir.CALIBRATION, "calibration samples (`zkml export` writes them)",
                     InputError)
     split = compile_split(exported, np.load(cal, allow_pickle=False), segments=k,
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           preset=preset)
-    save_artifact(split, dir / "split.json")
+    BuildDir(dir).save(split, BuildDir.SPLIT)
     from rich.markup import escape
 
     # tensor names like "/net/net.0/Gemm_output_0" would read as markup tags
@@ -113,9 +112,9 @@ def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset
 def setup_cmd(dir: DirOpt, as_json: JsonOpt = False) -> None:
     """Make every segment's keys with one SRS; print the split model id."""
     from zkml.artifacts import SplitCircuit, load_artifact, save_artifact
-    from zkml.split.keys import setup_split
+    from zkml.proof.keys import setup
 
-    keys = setup_split(load_artifact(SplitCircuit, _need(dir, "split.json", "compile")))
+    keys = setup(load_artifact(SplitCircuit, _need(dir, BuildDir.SPLIT, "compile")))
     save_artifact(keys, dir / "split-keys.json")
     _emit({"model_id": keys.model_id, "segments": [k.model_id for k in keys.segments]},
           as_json, f"split model id {keys.model_id} ({len(keys.segments)} segment keys)")
@@ -151,7 +150,7 @@ def prove_cmd(
     from zkml.errors import InputError
     from zkml.presets import get_preset
     from zkml.proof.commitment import opening_path_for, write_opening
-    from zkml.split.prove import prove_split_with_opening
+    from zkml.proof.split_prove import prove_split_with_opening
 
     if backend not in ("local", "ray"):
         raise ZkmlValueError(f"--backend {backend!r}: choose local or ray.")
@@ -182,7 +181,7 @@ def verify_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
     """Check every segment proof and every link; exit 1 if invalid."""
     from zkml.artifacts import SplitKeys
     from zkml.errors import BundleError
-    from zkml.split.verify import verify_split_detailed
+    from zkml.proof.split_verify import verify_split_detailed
 
     need_file(bundle, "a split bundle JSON (`zkml split prove` writes it)", BundleError)
     keys = _keys(dir)
@@ -219,7 +218,7 @@ def verify_onchain_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
     from zkml.artifacts import Deployment, load_artifact
     from zkml.chain.split import verify_split_onchain
     from zkml.errors import BundleError
-    from zkml.split.verify import load_split_bundle
+    from zkml.proof.split_verify import load_split_bundle
 
     need_file(bundle, "a split bundle JSON (`zkml split prove` writes it)", BundleError)
     dep = load_artifact(Deployment, _need(dir, "split-deployment.json", "deploy"))

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from zkml.cli.common import JsonOpt, emit, handle_errors, need_file, spinner
+from zkml.cli.common import JsonOpt, emit, handle_errors, need_file
+from zkml.cli.output import spinner
 from zkml.errors import SrsError
 
 if TYPE_CHECKING:

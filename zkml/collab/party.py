@@ -10,7 +10,7 @@ commitment of its weights that every proof of its segment will carry.
 Visibility per segment (ezkl): params ``polycommit`` (the weights are a private witness,
 committed by a KZG point in each proof, instead of fixed into the verifying key); the input
 ``polycommit`` except at position 0 (``private``), the output ``polycommit`` except at the last
-position (``public``). Boundaries are thus linked as in zkml.split.
+position (``public``). Boundaries are thus linked as in split proving (zkml.proof.split_verify).
 """
 
 from __future__ import annotations

@@ -32,8 +32,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from zkml.errors import CompileError, ZkmlValueError
 
 __all__ = [
@@ -79,6 +77,7 @@ def salted_onnx(onnx_bytes: bytes, input_shapes: Sequence[Sequence[int]]) -> byt
         CompileError: a graph input is not float (a salt must be written as a float), or the
             shapes do not match the graph's inputs.
     """
+    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 

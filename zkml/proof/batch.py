@@ -68,8 +68,10 @@ class BatchResult:
 
 
 def estimate_proof_memory(keys: Keys) -> int:
-    """Peak bytes of one proof, from the proving-key size (measured: ~2.4x pk + 0.3 GB)."""
-    return int(0.3e9 + 2.5 * os.path.getsize(keys.pk_path))
+    """Peak bytes of one proof, from its proving key's size (zkml.circuit.cost)."""
+    from zkml.circuit.cost import peak_memory_for_key
+
+    return peak_memory_for_key(os.path.getsize(keys.pk_path))
 
 
 # Work units --------------------------------------------------------------------------------

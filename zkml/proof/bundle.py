@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from zkml.artifacts import BUNDLE_FORMAT, ProofBundle
 from zkml.errors import BundleError
 
 __all__ = [
+    "Verification",
     "load_bundle",
     "proof_bytes",
     "parse_instances",
@@ -30,6 +32,19 @@ __all__ = [
 
 _HEX = re.compile(r"0x([0-9a-fA-F]{2})*")
 _DEC = re.compile(r"[0-9]{1,80}")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of a local verification; ``reason`` names the failing field when invalid."""
+
+    valid: bool
+    reason: str | None = None
+    #: which verifying key was used: "keys" (this machine's setup) or "package"
+    checked_with: str = "keys"
+
+    def __bool__(self) -> bool:
+        return self.valid
 
 
 def load_bundle(path: str | Path) -> ProofBundle:

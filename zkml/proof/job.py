@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zkml._progress import step
 from zkml.errors import InputRangeError, ProveError
 
-__all__ = ["ProveJob", "run_job"]
+if TYPE_CHECKING:
+    from zkml.artifacts import ProofBundle
+    from zkml.proof.commitment import CommitmentOpening
+
+__all__ = ["ProveJob", "run_job", "finish_job", "discard_job"]
 
 
 @dataclass
@@ -41,6 +47,8 @@ class ProveJob:
     values: list[float] = field(default_factory=list)
     salt: list[int] = field(default_factory=list)
     input_shape: list[int] = field(default_factory=list)
+    #: the keys' public facts the bundle states (zkml.proof.assemble.BundleFacts)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data(self) -> Path:
@@ -92,3 +100,27 @@ def run_job(job: ProveJob) -> None:
             ) from e
     with step(f"Proving (logrows {job.logrows})", "prove"):
         run.prove(job.witness, Path(job.compiled), Path(job.pk), job.proof, Path(job.srs))
+
+
+def discard_job(job: ProveJob) -> None:
+    """Remove the job's work folder (the input file and witness hold the private input)."""
+    shutil.rmtree(job.work, ignore_errors=True)
+
+
+def finish_job(job: ProveJob) -> tuple[ProofBundle, CommitmentOpening | None]:
+    """The bundle (and the opening, committed-input) of a job :func:`run_job` has run; the
+    work folder is removed whatever happens. Loads no numpy and no keys artifact.
+
+    Raises:
+        ProveError: ezkl's proof file is unreadable or short of instances.
+    """
+    from zkml._ezkl.formats import read_proof
+    from zkml.proof.assemble import BundleFacts, assemble, opening_of
+
+    try:
+        raw = read_proof(job.proof)
+    finally:
+        discard_job(job)
+    facts = BundleFacts(**job.facts)
+    bundle = assemble(facts, raw)
+    return bundle, opening_of(facts, bundle, job.values, job.salt, job.input_shape)

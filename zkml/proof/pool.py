@@ -7,8 +7,8 @@ times; :func:`run_ray` runs them as Ray tasks, retried by Ray, at most ``workers
 Keys go to Ray nodes once per node: ``shipped`` bytes go into the object store once and
 :func:`node_keys` writes them under a content-addressed folder on each node.
 
-Used by zkml.proof.batch (one proof per input), zkml.split (one segment per task) and, through
-the batch, zkml.claims. This is the only module that imports ray (lazily: the
+Used by zkml.proof.batch (one proof per input), zkml.proof.split_prove (one segment per
+task) and, through the batch, zkml.claims. This is the only module that imports ray (lazily: the
 ``[distributed]`` extra).
 """
 

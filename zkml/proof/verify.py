@@ -14,27 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkml import _ezkl, cache
-from zkml.artifacts import Keys, ProofBundle
+from zkml.artifacts import Keys, ProofBundle, SplitBundle, SplitKeys
 from zkml.errors import ZkmlValueError
-from zkml.proof.bundle import bundle_problem, load_bundle, parse_instances, proof_bytes
+from zkml.proof.bundle import (
+    Verification,
+    bundle_problem,
+    load_bundle,
+    parse_instances,
+    proof_bytes,
+)
 from zkml.proof.keys import keys_for_model
 from zkml.proof.package import LoadedPackage, load_package
 
 __all__ = ["verify", "verify_detailed", "Verification", "load_bundle", "parse_instances",
            "proof_bytes"]
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The outcome of a local verification; ``reason`` names the failing field when invalid."""
-
-    valid: bool
-    reason: str | None = None
-    #: which verifying key was used: "keys" (this machine's setup) or "package"
-    checked_with: str = "keys"
-
-    def __bool__(self) -> bool:
-        return self.valid
 
 
 @dataclass(frozen=True)
@@ -74,15 +67,16 @@ def _from_package(pkg: LoadedPackage) -> _Facts:
 
 
 def verify_detailed(
-    bundle: ProofBundle | str | Path,
-    keys: Keys | None = None,
+    bundle: ProofBundle | SplitBundle | str | Path,
+    keys: Keys | SplitKeys | None = None,
     *,
     package: LoadedPackage | str | Path | None = None,
 ) -> Verification:
     """Check a proof bundle and say why it fails.
 
     Args:
-        bundle: a :class:`ProofBundle` or the path of its JSON file.
+        bundle: a :class:`ProofBundle` or the path of its JSON file; a :class:`SplitBundle`
+            (or its path, with split keys) is checked segment by segment and link by link.
         keys: the model's keys; by default looked up on this machine by ``bundle.model_id``.
         package: a verification package (folder from :func:`zkml.publish`) instead of keys:
             works on any machine, with an empty cache.
@@ -102,6 +96,8 @@ def verify_detailed(
     """
     if keys is not None and package is not None:
         raise ZkmlValueError("give keys or a package, not both.")
+    if isinstance(keys, SplitKeys) or isinstance(bundle, SplitBundle):
+        return _verify_split(bundle, keys, package)
     if not isinstance(bundle, ProofBundle):
         bundle = load_bundle(bundle)
     problem = bundle_problem(bundle)
@@ -138,9 +134,24 @@ def verify_detailed(
                         "under this verifying key", facts.source)
 
 
+def _verify_split(bundle: ProofBundle | SplitBundle | str | Path,
+                  keys: Keys | SplitKeys | None, package: object) -> Verification:
+    """A split bundle: every segment under its key, every link (zkml.proof.split_verify)."""
+    from zkml.proof.split_verify import verify_split_detailed
+
+    if not isinstance(keys, SplitKeys) or package is not None:
+        raise ZkmlValueError("a split bundle is checked with its split model's keys "
+                             "(zkml.setup of the split circuit), not a package or one "
+                             "circuit's keys.")
+    if isinstance(bundle, ProofBundle):
+        return Verification(False, "format: a single-circuit bundle, not a split bundle of "
+                            "this split model")
+    return verify_split_detailed(bundle, keys)
+
+
 def verify(
-    bundle: ProofBundle | str | Path,
-    keys: Keys | None = None,
+    bundle: ProofBundle | SplitBundle | str | Path,
+    keys: Keys | SplitKeys | None = None,
     *,
     package: LoadedPackage | str | Path | None = None,
 ) -> bool:

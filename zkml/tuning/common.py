@@ -26,7 +26,7 @@ from zkml.circuit.cost import relative_cost
 from zkml.errors import CompileError, InputRangeError, ZkmlValueError
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "DEFAULT_GRID", "EZKL_DEFAULT",
-           "GasMeter", "MODES", "TOLERANCE", "check_mode", "cost_estimate", "default_config",
+           "GasMeter", "MODES", "TOLERANCE", "check_mode", "default_config",
            "calibrate_candidate", "judge_candidate", "grid_configs", "label"]
 
 #: ``thorough``: calibrate up to 10 candidates and measure the best by setting up and proving
@@ -50,11 +50,6 @@ TOLERANCE = 0.10
 #: Measures a proof's verifyProof gas on a chain (``zkml.chain.gas.VerifyGasMeter``; the tuner
 #: may not import the chain package, so the caller passes one in).
 GasMeter = Callable[[Keys, ProofBundle], int]
-
-def cost_estimate(cols: int, logrows: int) -> float:
-    """Relative prove cost of a layout (``zkml.circuit.cost.relative_cost``)."""
-    return relative_cost(cols, logrows)
-
 
 class AccuracyBound(BaseModel):
     """Max |circuit - float| as a fraction of the output range; same argmax (classifiers)."""
@@ -133,7 +128,7 @@ def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, ca
             return
     cand.circuit = circuit
     cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
-    cand.cost = cost_estimate(c.num_inner_cols, circuit.logrows)
+    cand.cost = relative_cost(c.num_inner_cols, circuit.logrows)
     if report is not None:
         _judge(cand, report, bound, classifier)
 

@@ -26,7 +26,7 @@ from zkml import _ezkl
 from zkml._progress import step
 from zkml.artifacts import ExportedModel
 from zkml.circuit.compile import CompileConfig, model_samples
-from zkml.circuit.cost import estimate_cost
+from zkml.circuit.cost import estimate_cost, relative_cost
 from zkml.circuit.layout import estimate_rows
 from zkml.errors import CompileError, ZkmlError
 from zkml.proof.keys import setup
@@ -42,7 +42,6 @@ from zkml.tuning.common import (
     TuneResult,
     calibrate_candidate,
     check_mode,
-    cost_estimate,
     grid_configs,
     label,
 )
@@ -50,7 +49,7 @@ from zkml.tuning.floor import floor_config
 from zkml.tuning.quick import QUICK_CALIBRATIONS, tune_quick
 
 __all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT",
-           "GasMeter", "MODES", "TOLERANCE", "check_mode", "cost_estimate"]
+           "GasMeter", "MODES", "TOLERANCE", "check_mode"]
 
 #: The timer the tuner measures setup and prove with. A module attribute read at call time, so
 #: a test can put a deterministic clock in its place (the decisions then do not depend on load).
@@ -192,12 +191,12 @@ def tune(
     # Cheapest bound first; among equals, calibration's own scales and the default lookup
     # margin first (they keep accuracy), then grid order.
     order = sorted((c for c in cands if c.est_logrows is not None),
-                   key=lambda c: (cost_estimate(c.config.num_inner_cols, c.est_logrows or 0),
+                   key=lambda c: (relative_cost(c.config.num_inner_cols, c.est_logrows or 0),
                                   c.config.scales is not None, c.config.lookup_margin != 2.0))
     target = default.cost * (1.0 - min_gain)
     spent = 0
     for cand in order:
-        est = cost_estimate(cand.config.num_inner_cols, cand.est_logrows or 0)
+        est = relative_cost(cand.config.num_inner_cols, cand.est_logrows or 0)
         found = sorted(c.cost for c in cands if c.accurate and c.cost is not None)
         if est > target:
             cand.skipped = "its fewest rows cannot beat the defaults"

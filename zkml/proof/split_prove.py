@@ -25,8 +25,8 @@ from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
 from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
+from zkml.proof.inputs import check_inputs
 from zkml.proof.pool import key_files, node_keys, run_local, run_ray
-from zkml.proof.prove import check_inputs
 from zkml.version import __version__
 
 __all__ = ["prove_split", "prove_split_with_opening"]
@@ -104,7 +104,7 @@ def prove_split(
     """Prove one inference of a split model, its segments in parallel.
 
     Args:
-        keys: the artifact from :func:`zkml.setup_split`.
+        keys: the artifact from :func:`zkml.setup`.
         value: one input (array, nested list, or a .json / .npy path; for a model of several
             inputs a dict by name, a list in graph order or a packed row), as for
             :func:`zkml.prove`.
@@ -131,7 +131,7 @@ def prove_split(
             no input.
 
     Example:
-        >>> bundle = zkml.prove_split(keys, x, backend="ray")
+        >>> bundle = zkml.prove(keys, x, backend="ray")
     """
     refuse_needless_opening(keys.circuit.preset, opening_path)
     bundle, opening = prove_split_with_opening(keys, value, backend=backend, workers=workers,

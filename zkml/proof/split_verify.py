@@ -22,7 +22,7 @@ from zkml._utils import FIELD_MODULUS, dequantize
 from zkml.artifacts import SPLIT_BUNDLE_FORMAT, SplitBundle, SplitKeys
 from zkml.errors import BundleError
 from zkml.presets import get_preset
-from zkml.proof.verify import Verification
+from zkml.proof.bundle import Verification
 
 __all__ = ["verify_split", "verify_split_detailed", "load_split_bundle", "segment_problem",
            "link_problem"]
@@ -128,7 +128,7 @@ def verify_split_detailed(bundle: SplitBundle | str | Path, keys: SplitKeys) -> 
 
     Args:
         bundle: a :class:`SplitBundle` or the path of its JSON file.
-        keys: the split model's keys (:func:`zkml.setup_split`).
+        keys: the split model's keys (:func:`zkml.setup`).
 
     Returns:
         :class:`Verification`, truthy only when every segment verifies and every link holds.
@@ -138,7 +138,7 @@ def verify_split_detailed(bundle: SplitBundle | str | Path, keys: SplitKeys) -> 
         ArtifactError: the keys are missing or corrupt.
 
     Example:
-        >>> v = zkml.verify_split_detailed("split.bundle.json", keys)
+        >>> v = zkml.verify_detailed("split.bundle.json", keys)
     """
     if not isinstance(bundle, SplitBundle):
         bundle = load_split_bundle(bundle)
@@ -181,6 +181,6 @@ def verify_split(bundle: SplitBundle | str | Path, keys: SplitKeys) -> bool:
         BundleError: the bundle file is unreadable (a bad proof is False, not an error).
 
     Example:
-        >>> assert zkml.verify_split(bundle, keys)
+        >>> assert zkml.verify(bundle, keys)
     """
     return verify_split_detailed(bundle, keys).valid

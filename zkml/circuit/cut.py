@@ -9,7 +9,7 @@ committing it again. The graph is first cut at every such point into blocks; ezk
 block out (rows, in about a second) and a linear partition groups the blocks into K segments
 whose largest row count is as small as possible, since the largest segment sets the shared
 logrows and so every segment's proving memory. A layer too big for one segment's share is
-first rewritten as output-channel groups (:mod:`zkml.split.layers`), which adds cut points
+first rewritten as output-channel groups (:mod:`zkml.circuit.cut_layers`), which adds cut points
 inside it.
 """
 
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import estimate_cost, max_logrows_for_memory
+from zkml.circuit.cut_layers import split_layers, splittable_channels
 from zkml.circuit.layout import estimate_rows_of
+from zkml.circuit.segments import block_rows, check_rows_per_value, tensor_values
 from zkml.errors import CompileError, ZkmlValueError
-from zkml.split.estimate import block_rows, check_rows_per_value, tensor_values
-from zkml.split.layers import split_layers, splittable_channels
 
 if TYPE_CHECKING:
     import onnx
@@ -240,7 +240,7 @@ def _heaviest_layer(model: onnx.ModelProto, nodes: range, skip: dict[str, int],
     it has channels left for more groups), not in ``skip``."""
     import math as _m
 
-    from zkml.split.layers import GROUP_SUFFIX
+    from zkml.circuit.cut_layers import GROUP_SUFFIX
 
     weights = {t.name: _m.prod(t.dims) for t in model.graph.initializer}
     originals = {n.name: n for n in (base or model).graph.node}

@@ -71,7 +71,7 @@ def block_rows(blocks: list[onnx.ModelProto], preset: str, config: CompileConfig
                ) -> list[int]:
     """Each block's computing rows (range checks of its inputs and outputs left out), laid
     out as a segment would be: committed boundaries (the model's own input and output with
-    the preset's visibility) rescaled to the input scale (zkml.split.compile)."""
+    the preset's visibility) rescaled to the input scale (zkml.circuit.split)."""
     rows = []
     last = len(blocks) - 1
     for k, block in enumerate(blocks):

@@ -22,12 +22,12 @@ from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
 from zkml.artifacts import Circuit, ExportedModel, QuantizationReport, SplitCircuit
 from zkml.circuit.compile import CompileConfig, calibration_subset, layout_args, model_samples
 from zkml.circuit.cost import max_logrows_for_memory
+from zkml.circuit.cut import CutPlan, choose_segments, plan_cuts, segment_logrows, write_segments
 from zkml.errors import CompileError
 from zkml.model import salt as _salt
 from zkml.model.export import load_onnx, run_onnx, run_onnx_all
 from zkml.model.inputs import unpack
 from zkml.presets import get_preset, visibility_for
-from zkml.split.cut import CutPlan, choose_segments, plan_cuts, segment_logrows, write_segments
 
 __all__ = ["compile_split"]
 
@@ -63,8 +63,8 @@ def compile_split(
             segment fails to calibrate.
 
     Example:
-        >>> split = zkml.compile_split(exported, X_train[:64], segments=2)
-        >>> keys = zkml.setup_split(split)
+        >>> split = zkml.compile_model(exported, X_train[:64], segments=2)
+        >>> keys = zkml.setup(split)
     """
     from zkml.errors import ZkmlValueError
 

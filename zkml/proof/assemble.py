@@ -1,0 +1,93 @@
+"""A proof bundle from ezkl's proof file and the public facts of the keys it was made with.
+
+The facts are taken from the keys when the proof is prepared (:func:`facts_of`) and travel
+with the job, so the bundle (and the committed-input opening) is assembled without the keys
+artifact or numpy: what the lean prover (zkml/cli/prover.py) loads after the proof.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from zkml._utils import dequantize
+from zkml.errors import ProveError
+from zkml.version import __version__
+
+if TYPE_CHECKING:
+    from zkml._ezkl.formats import ProofFile
+    from zkml.artifacts import Keys, ProofBundle
+    from zkml.proof.commitment import CommitmentOpening
+
+__all__ = ["BundleFacts", "facts_of", "assemble", "opening_of"]
+
+
+@dataclass(frozen=True)
+class BundleFacts:
+    """What a bundle says about its model, all public."""
+
+    model_id: str
+    settings_digest: str
+    preset: str
+    commits_input: bool
+    input_scale: int
+    output_scales: list[int]
+    output_shape: list[int]
+    srs_source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def facts_of(keys: Keys) -> BundleFacts:
+    from zkml.presets import get_preset
+
+    c = keys.circuit
+    return BundleFacts(
+        model_id=keys.model_id, settings_digest=c.settings_digest, preset=c.preset,
+        commits_input=get_preset(c.preset).commits_input, input_scale=c.input_scale,
+        output_scales=list(c.output_scales), output_shape=list(c.exported.output_shape),
+        srs_source=keys.srs_source)
+
+
+def assemble(facts: BundleFacts, raw: ProofFile) -> ProofBundle:
+    """The bundle of ezkl's proof ``raw``: proof, instances, the decoded outputs.
+
+    Raises:
+        ProveError: fewer instances than the model has outputs.
+    """
+    from zkml._ezkl.formats import EZKL_VERSION
+    from zkml.artifacts import ProofBundle
+
+    instances = raw.instances
+    n_out = math.prod(facts.output_shape)
+    offset = len(instances) - n_out
+    if offset < 0:
+        raise ProveError(f"ezkl returned {len(instances)} instances for {n_out} outputs.")
+    return ProofBundle(
+        model_id=facts.model_id,
+        settings_digest=facts.settings_digest,
+        preset=facts.preset,
+        proof="0x" + raw.proof.hex(),
+        instances=[str(v) for v in instances],
+        output_instance_offset=offset,
+        output_scales=facts.output_scales,
+        outputs=dequantize(instances[offset:], facts.output_scales[0]),
+        output_shape=facts.output_shape,
+        input_commitment=str(instances[0]) if facts.commits_input else None,
+        srs_source=facts.srs_source,
+        versions={"zkml": __version__, "ezkl": EZKL_VERSION},
+    )
+
+
+def opening_of(facts: BundleFacts, bundle: ProofBundle, values: list[float], salt: list[int],
+               input_shape: list[int]) -> CommitmentOpening | None:
+    """The opening of the bundle's input commitment (None when it commits to no input)."""
+    from zkml.proof.commitment import CommitmentOpening
+
+    if bundle.input_commitment is None:
+        return None
+    return CommitmentOpening(
+        model_id=facts.model_id, input_commitment=bundle.input_commitment,
+        input_scale=facts.input_scale, input=values, salt=salt, input_shape=input_shape)
