@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+from typing_extensions import Unpack
 
 from zkml import _ezkl, cache
 from zkml._utils import sha256_file
@@ -19,6 +20,9 @@ from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, wr
 from zkml.proof.inputs import check_input, check_inputs
 from zkml.proof.job import ProveJob, discard_job, finish_job, run_job
 
+if TYPE_CHECKING:
+    from zkml.proof.split_prove import SplitOptions
+
 __all__ = ["prove", "prove_with_opening", "check_input", "check_inputs", "prepare_job",
            "finish_job", "discard_job"]  # check_input(s): zkml.proof.inputs
 
@@ -29,9 +33,7 @@ def prove(keys: Keys, value: Any, *, opening_path: str | Path | None = ...) -> P
 
 @overload
 def prove(keys: SplitKeys, value: Any, *, opening_path: str | Path | None = ...,
-          backend: Literal["local", "ray"] = ..., workers: int | None = ...,
-          address: str | None = ..., on_segment: Callable[[int, int], None] | None = ...,
-          reuse: bool = ...) -> SplitBundle: ...
+          **split: Unpack[SplitOptions]) -> SplitBundle: ...
 
 
 def prove(keys: Keys | SplitKeys, value: Any, *, opening_path: str | Path | None = None,

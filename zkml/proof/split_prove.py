@@ -13,9 +13,10 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
+from typing_extensions import Unpack
 
 from zkml import _ezkl, cache
 from zkml._progress import step
@@ -90,17 +91,18 @@ def _witness_chain(keys: SplitKeys, first: list[list[float]], work: Path) -> lis
     return texts
 
 
-def prove_split(
-    keys: SplitKeys,
-    value: Any,
-    *,
-    backend: Literal["local", "ray"] = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    on_segment: Callable[[int, int], None] | None = None,
-    opening_path: str | Path | None = None,
-    reuse: bool = True,
-) -> SplitBundle:
+class SplitOptions(TypedDict, total=False):
+    """How a split proof runs (:func:`prove_split_with_opening`'s keywords)."""
+
+    backend: Literal["local", "ray"]
+    workers: int | None
+    address: str | None
+    on_segment: Callable[[int, int], None] | None
+    reuse: bool
+
+
+def prove_split(keys: SplitKeys, value: Any, *, opening_path: str | Path | None = None,
+                **options: Unpack[SplitOptions]) -> SplitBundle:
     """Prove one inference of a split model, its segments in parallel.
 
     Args:
@@ -134,9 +136,7 @@ def prove_split(
         >>> bundle = zkml.prove(keys, x, backend="ray")
     """
     refuse_needless_opening(keys.circuit.preset, opening_path)
-    bundle, opening = prove_split_with_opening(keys, value, backend=backend, workers=workers,
-                                               address=address, on_segment=on_segment,
-                                               reuse=reuse)
+    bundle, opening = prove_split_with_opening(keys, value, **options)
     if opening_path is not None and opening is not None:
         write_opening(opening, opening_path)
     return bundle
