@@ -36,9 +36,9 @@ demo: setup
 # The full suite (unit + integration, real ezkl, the embedded EVM and anvil), without `slow`,
 # on two workers (pytest-xdist), a test file per worker at a time: most tests wait on one
 # core (Python, solc, the embedded EVM, process starts), so two run side by side in about 2/3
-# of the serial time. Tests use small circuits (the largest proof: logrows 15, ~0.35 GB), so
-# two proofs at once stay far inside the machine's memory. PYTEST_ARGS="-p no:xdist" (or
-# `-n 0`) runs it serially.
+# of the serial time. Tests prove small circuits (big models are `slow`), so two proofs at
+# once stay far inside the machine's memory. `make test TEST_WORKERS=0` runs it serially, in
+# one process.
 TEST_WORKERS ?= 2
 test: setup
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
