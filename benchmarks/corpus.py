@@ -245,7 +245,7 @@ def _finish(row: dict[str, Any], ref: list[float]) -> None:
 
 
 def run_model(name: str, out: Path, store: Path, timeout: float, cheap: float,
-              rounds: int = 3) -> dict[str, Any]:
+              rounds: int = 3, keep_keys: bool = False) -> dict[str, Any]:
     import corpus_models
 
     m = corpus_models.by_name(name)
@@ -262,6 +262,9 @@ def run_model(name: str, out: Path, store: Path, timeout: float, cheap: float,
     warm_proves(row, rounds, cheap)
     _finish(row, json.loads((work / "ref.json").read_text()))
     row["load_avg_1min"] = os.getloadavg()[0]  # the machine may be shared: how busy it was
+    if not keep_keys:  # a full run's proving keys are 16-18 GB: the row no longer needs them
+        for pk in work.rglob("pk.key"):
+            pk.unlink()
     return row
 
 
@@ -291,6 +294,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3,
                     help="warm prove processes per flow (default 3; their median counts; one "
                     "when zkml's first prove took under 0.6x ezkl's)")
+    ap.add_argument("--keep-keys", action="store_true",
+                    help="keep each model's proving keys under OUT/work (default: deleted once "
+                    "its row is written; a full run's keys take 16-18 GB)")
     ap.add_argument("--srs-logrows", type=int, default=17,
                     help="dev SRS files made before any clock for logrows 8..N (default 17)")
     ap.add_argument("--srs-store", type=Path, default=None,
@@ -329,7 +335,7 @@ def main() -> None:
         print(f"== {name}", flush=True)
         t0 = time.monotonic()
         try:
-            row = run_model(name, a.out, store, a.flow_timeout, a.cheap, a.rounds)
+            row = run_model(name, a.out, store, a.flow_timeout, a.cheap, a.rounds, a.keep_keys)
         except (RuntimeError, OSError, ValueError, KeyError) as e:  # that model's row only
             row = {"error": f"harness: {type(e).__name__}: {e}"}
         row["model_wall_s"] = time.monotonic() - t0

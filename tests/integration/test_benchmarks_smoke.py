@@ -185,3 +185,6 @@ def test_corpus_benchmark_runs(tmp_path: Path) -> None:
     assert (out / "corpus.png").stat().st_size > 1000
     assert "| sk-linreg |" in proc.stdout and "Misses, and why" in proc.stdout
     assert (ROOT / "benchmarks" / "RESULTS.md").read_text() == before
+    # the row is written, so the proving keys are gone (a full run's would fill a disk)
+    work = out / "work" / "corpus" / "sk-linreg"
+    assert (work / "ezkl" / "vk.key").is_file() and not list(work.rglob("pk.key"))
