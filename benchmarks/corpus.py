@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -208,11 +209,6 @@ def warm_proves(row: dict[str, Any], rounds: int, cheap: float) -> None:
             f["stages"][f"warm{i}"] = run(f"w{i}")
 
 
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
 def _finish(row: dict[str, Any], ref: list[float]) -> None:
     """Prove time, peak and error of each flow; the ratios zkml / ezkl."""
     e, z = row["ezkl"], row["zkml"]
@@ -226,8 +222,8 @@ def _finish(row: dict[str, Any], ref: list[float]) -> None:
     for f, proves in zip((e, z), warm, strict=True):
         st = f["stages"]
         if row["prove_warm"]:
-            f["prove_s"] = _median([p["wall_s"] for p in proves])
-            f["prove_peak_rss"] = _median([p["peak_rss"] for p in proves])
+            f["prove_s"] = statistics.median([p["wall_s"] for p in proves])
+            f["prove_peak_rss"] = statistics.median([p["peak_rss"] for p in proves])
         elif "prove" in st and "error" not in st["prove"]:
             f["prove_s"] = st["prove"]["wall_s"]
             f["prove_peak_rss"] = st["prove"]["peak_rss"]

@@ -159,8 +159,8 @@ def misses(models: dict[str, Any]) -> list[str]:
         if pr > MAX_PROVE:
             inners = [st.get("inner_s") for name, st in z["stages"].items()
                        if name.startswith("warm" if r.get("prove_warm") else "prove")]
-            found = sorted(v for v in inners if v is not None)
-            work = found[len(found) // 2] if found else None
+            found = [v for v in inners if v is not None]
+            work = statistics.median(found) if found else None
             part = (f"; zkml's own witness + proof took {work:.2f} s of its {z['prove_s']:.2f} "
                     "s process (the rest: process start, imports, loading artifacts)"
                     if work is not None else "")

@@ -77,9 +77,8 @@ def test_a_failure_in_the_lean_image_is_one_line_exit_2_and_leaves_nothing(
                    pk=tiny.keys.pk_path, srs=tiny.keys.srs_path, logrows=tiny.circuit.logrows,
                    preset="private-input", commits=False)
     job.data.write_text(json.dumps({"input_data": [[0.0]]}))
-    job.save(work / "job.json")
     (work / "handoff.json").write_text(json.dumps({
-        "job": str(work / "job.json"),
+        "job": job.as_dict(),
         "then": {"dir": str(d), "output": str(tmp_path / "b.json"), "as_json": False,
                  "opening": None}}))
     r = subprocess.run([sys.executable, "-m", "zkml.cli.prover", str(work / "handoff.json")],

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         VerifierContract,
     )
 
-__all__ = ["BuildDir", "StaleArtifactError", "load_keys"]
+__all__ = ["BuildDir", "StaleArtifactError"]
 
 A = TypeVar("A", bound="BaseModel")
 
@@ -168,7 +168,3 @@ class BuildDir:
                 )
         return keys
 
-
-def load_keys(dir: Path) -> Keys:
-    """``BuildDir(dir).keys()``."""
-    return BuildDir(dir).keys()

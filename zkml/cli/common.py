@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from zkml.artifacts import RegistryDeployment
     from zkml.chain.evm import Chain
 
-__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "fail", "err",
+__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "err",
            "out", "setup_cli", "handle_errors", "report_error", "DEFAULT_KEY_ENV",
            "check_address", "check_bytes32", "need_file", "need_registry", "make_dir",
            "RegistryOpt", "DEFAULT_REGISTRY", "registry_chain", "ClickException"]
@@ -66,11 +66,6 @@ KeyEnvOpt = Annotated[
     typer.Option("--key-env", help="Environment variable holding the sender's private key "
                  "(never pass a key on the command line)."),
 ]
-
-def fail(e: ZkmlError, as_json: bool = False) -> typer.Exit:
-    report_error(str(e), type(e).__name__, as_json)
-    return typer.Exit(2)
-
 
 def internal(e: BaseException, as_json: bool = False) -> typer.Exit:
     """An exception zkml did not anticipate: one line, no traceback (ZKML_DEBUG=1 shows it)."""

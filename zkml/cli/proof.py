@@ -59,7 +59,7 @@ def prove_cmd(
     committed-input preset, also the commitment's opening (private: keep it, never share it)."""
     from zkml.errors import InputError, ZkmlValueError
     from zkml.presets import get_preset
-    from zkml.proof.job import discard_job, run_job
+    from zkml.proof.job import run_job
     from zkml.proof.prove import prepare_job
 
     need_file(input, "an input file: .json (a list, or {'input_data': ...}) or .npy", InputError)
@@ -72,11 +72,7 @@ def prove_cmd(
             "opening": str(opening) if opening is not None else None}
     if lean_prover_allowed():
         exec_prover(job, then)  # returns only if the exec itself failed
-    try:
-        run_job(job)
-    except BaseException:
-        discard_job(job)
-        raise
+    run_job(job)
     finish_prove(job, then)
 
 

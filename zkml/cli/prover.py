@@ -48,8 +48,7 @@ def exec_prover(job: ProveJob, then: dict[str, Any]) -> None:
     with the result (bundle and opening paths, --json). Returns only if exec failed (the
     caller then proves in this image)."""
     handoff = Path(job.work) / "handoff.json"  # the private work folder: it holds the input
-    job.save(Path(job.work) / "job.json")
-    handoff.write_text(json.dumps({"job": str(Path(job.work) / "job.json"), "then": then}))
+    handoff.write_text(json.dumps({"job": job.as_dict(), "then": then}))
     sys.stdout.flush()
     sys.stderr.flush()
     # -P: no current directory on sys.path (`-m` would put it first), so a folder named
@@ -93,7 +92,7 @@ def main(argv: list[str]) -> NoReturn:
     from zkml.proof.job import ProveJob, run_job
 
     spec = json.loads(Path(argv[0]).read_text())
-    job = ProveJob.load(Path(spec["job"]))
+    job = ProveJob(**spec["job"])
     _progress.set_reporter(_plain_step)
     error: BaseException | None = None
     try:
@@ -132,14 +131,12 @@ def resume_prove(job: ProveJob, then: dict[str, Any], error: BaseException | Non
     job's error, with the one-line message and exit code a command gives
     (zkml.cli.output.exit_code_for, as zkml.cli.common.handle_errors does)."""
     from zkml.cli.output import err, exit_code_for, setup_cli
-    from zkml.proof.job import discard_job
 
     setup_cli()
     as_json = bool(then["as_json"])
     code = 0
     try:
-        if error is not None:
-            discard_job(job)
+        if error is not None:  # run_job has removed the work folder
             raise error
         finish_prove(job, then)
     except KeyboardInterrupt:

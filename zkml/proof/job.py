@@ -10,7 +10,6 @@ module imports only the standard library, zkml.errors, zkml._progress and zkml._
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,22 +61,27 @@ class ProveJob:
     def proof(self) -> Path:
         return Path(self.work) / "proof.json"
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def load(cls, path: Path) -> ProveJob:
-        return cls(**json.loads(path.read_text()))
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def run_job(job: ProveJob) -> None:
-    """ezkl's witness of the job's input, then its proof, both into the work folder.
+    """ezkl's witness of the job's input, then its proof, both into the work folder. If it
+    fails (or is interrupted), the work folder, which holds the private input, is removed.
 
     Raises:
         InputRangeError: the input drives an intermediate value outside the range checks.
         ProveError: the witness or the proof failed (a committed-input circuit without the
             salt input names the fix).
     """
+    try:
+        _run(job)
+    except BaseException:
+        discard_job(job)
+        raise
+
+
+def _run(job: ProveJob) -> None:
     from zkml._ezkl import run
 
     with step("Generating witness", "witness"):

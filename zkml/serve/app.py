@@ -180,10 +180,11 @@ def create_app(store: Store, *, background: Background | None = None,
             version=__version__, **ctx)
         return HTMLResponse(html, status_code=status)
 
-    app.include_router(claims_router(store, page))
-    # added to the app's own router, not included: FastAPI (0.165) keeps an included
-    # router's routes behind one entry of app.routes, out of sight of a look at app.routes
-    # (such as test_serve.py's check that only the two upload routes take a POST)
+    # each resource's routes are added to the app's own router, not included: FastAPI
+    # (0.165) keeps an included router's routes behind one entry of app.routes, out of sight
+    # of a look at app.routes (such as test_serve.py's check that only the two upload routes
+    # take a POST)
+    claims_router(store, page, router=app.router)
     pages_router(store, page, server_packages=server_packages, router=app.router)
     downloads_router(store, router=app.router)
     api_router(store, indexer_error=lambda: background.last_error if background else None,

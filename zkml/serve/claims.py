@@ -109,9 +109,11 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def claims_router(store: Store, page: Callable[..., HTMLResponse]) -> APIRouter:
-    """The claim routes over ``store``; ``page(template, status, **context)`` renders HTML."""
-    router = APIRouter()
+def claims_router(store: Store, page: Callable[..., HTMLResponse], *,
+                  router: APIRouter | None = None) -> APIRouter:
+    """The claim routes over ``store``, added to ``router`` (a new one by default);
+    ``page(template, status, **context)`` renders HTML."""
+    router = APIRouter() if router is None else router
     chart_cache: dict[tuple[Any, ...], bytes] = {}
 
     @router.get("/claims", response_class=HTMLResponse, include_in_schema=False)
