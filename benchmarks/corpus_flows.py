@@ -11,7 +11,7 @@ each stage's wall time and each prove's peak memory are that process's alone.
 
 Every child but ``cli`` prints one JSON line last. Peak memory of an ezkl stage is the
 process's own VmHWM, read by the process itself as it ends (one image); of a zkml stage, the
-``ru_maxrss`` of the `zkml` process, over all its images, read by the ``cli`` launcher (a
+``ru_maxrss`` of the `zkml` process and its reaped children, read by the ``cli`` launcher (a
 bare interpreter: the rusage of a vfork'ed child starts at its parent's peak, so the parent
 must be smaller than any child). Imports here are the standard library only: each child
 loads what its stage needs, nothing more.
@@ -147,9 +147,9 @@ def srs(logrows: list[int]) -> dict[str, Any]:
 def cli(peak_file: Path, args: list[str]) -> int:
     """Run the `zkml` console script (the one a user runs, next to this interpreter) as a
     child of this small process; write its wall time and peak memory to ``peak_file``. The
-    peak is the child's ``ru_maxrss`` from wait4: the largest resident set over every image
-    the process ran (`zkml prove` re-executes itself into the lean prover, so its own VmHWM
-    would show the last image only). This launcher imports nothing else, so the vfork'ed
+    peak is the child's ``ru_maxrss`` from wait4: the largest resident set of the process
+    and of its reaped children (`zkml prove` forks: its child runs the CLI's checks, the
+    process itself the proof). This launcher imports nothing else, so the vfork'ed
     child's count cannot start from a bigger parent."""
     exe = str(Path(sys.executable).with_name("zkml"))
     t0 = time.perf_counter()

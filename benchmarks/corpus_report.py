@@ -231,7 +231,7 @@ def markdown(summary: dict[str, Any], plot: str) -> str:
         "0.6x ezkl's), run alternately (ezkl, zkml, ezkl, ...), when both first proves took "
         "under 30 s, else the first; *peak*: the median of "
         "those processes' peak resident memory (ezkl's: its VmHWM; zkml's: the `zkml` "
-        "process's ru_maxrss over every image it ran, the lean prover's included); *first "
+        "process's ru_maxrss, its forked CLI child's included); *first "
         "proof*: ezkl's stage clocks + one interpreter start (one script) vs the sum of "
         "zkml's four CLI processes (import + compile + setup + prove), each run once. Ratios "
         "are zkml / ezkl; *err*: max |proven output - float output|.",

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from zkml._utils import atomic_write_bytes
 from zkml.choice import SettingsChoice
 from zkml.errors import ArtifactError
+from zkml.version import BUNDLE_FORMAT
 
 __all__ = [
     "InputSpec",
@@ -52,7 +53,6 @@ __all__ = [
     "SplitBundle",
 ]
 
-BUNDLE_FORMAT = "zkml-proof-bundle/1"
 PACKAGE_FORMAT = "zkml-verification-package/1"
 
 A = TypeVar("A", bound=BaseModel)

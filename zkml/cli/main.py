@@ -161,16 +161,3 @@ def main() -> None:
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         err.print("interrupted")
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def console() -> None:
-    """The `zkml` console script: :func:`main` in a process of its own, which `zkml prove`
-    may replace with the lean prover (zkml/cli/prover.py)."""
-    from zkml.cli.prover import allow_exec, exit_now
-
-    allow_exec()
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code
-    exit_now(code if isinstance(code, int) else (0 if code is None else 1))

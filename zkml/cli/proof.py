@@ -19,7 +19,7 @@ from zkml.cli.common import (
     need_file,
 )
 from zkml.cli.common import emit as _emit
-from zkml.cli.prover import exec_prover, finish_prove, lean_prover_allowed
+from zkml.cli.prover import finish_prove, hand_off, handoff_pending
 
 app = typer.Typer()  # commands merged into the top-level `zkml` app
 
@@ -70,8 +70,8 @@ def prove_cmd(
     job = prepare_job(keys, input)
     then = {"output": str(output), "as_json": as_json,
             "opening": str(opening) if opening is not None else None}
-    if lean_prover_allowed():
-        exec_prover(job, then)  # returns only if the exec itself failed
+    if handoff_pending():
+        hand_off(job, then)  # the lean prover, waiting in the parent process, proves
     run_job(job)
     finish_prove(job, then)
 

@@ -1,16 +1,20 @@
-"""The lean prover: `zkml prove`'s witness and proof in a process image holding ezkl alone.
+"""The lean prover: `zkml prove`'s witness and proof in a process holding ezkl alone.
 
-`zkml prove` checks its arguments, the keys and the input with the whole CLI loaded (typer,
-rich, pydantic, numpy: about 40 MB), writes ezkl's input file, then replaces its own process
-image (``exec``) with ``python -m zkml.cli.prover HANDOFF``. That image imports the standard
-library, ezkl and zkml's error and progress modules only, so the proof's peak memory is what
-ezkl's own flow needs; the whole CLI is loaded again after the proof, when the memory the
-proof used is free, to write the bundle and report. One process throughout (same pid, exit
-code and output): nothing runs beside the proof.
+Asked to prove, the `zkml` console script forks before it loads anything (:func:`fork_prover`):
 
-The exec happens only when `zkml` runs as its own console script on POSIX (never inside a
-Python process that called :func:`zkml.cli.main.main`, such as a test) and not with
-``ZKML_LEAN_PROVER=0``.
+- the child is the CLI, as for any command (typer, rich, pydantic, numpy: about 100 MB): it
+  checks the arguments, the keys and the input, writes ezkl's input file in its private work
+  folder, sends the job to its parent through a pipe (:func:`hand_off`) and exits;
+- the parent loads ezkl meanwhile (on the other core), then waits for the child. Given a
+  job, it makes the witness and the proof, the child's memory free by then, so the proof's
+  peak memory and time are ezkl's own, and writes the bundle, the opening and the report with
+  the standard library (:func:`finish_prove`). Given none (bad arguments, ``--help``, an
+  error the child reported), it ends with the child's exit code.
+
+The user sees one `zkml` process: its pid, its output, its exit code. Only as the console
+script on POSIX (never inside a Python process that called :func:`zkml.cli.main.main`, such
+as a test) and not with ``ZKML_LEAN_PROVER=0``; otherwise the job runs in the CLI's own
+process and finishes the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -27,34 +32,70 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from zkml.proof.job import ProveJob
 
-__all__ = ["allow_exec", "lean_prover_allowed", "exec_prover", "exit_now", "main",
-           "finish_prove", "resume_prove"]
+__all__ = ["claim_process", "fork_prover", "handoff_pending", "hand_off", "exit_now",
+           "finish_prove", "run_handoff"]
 
 _own_process = False
+#: the child's end of the pipe its parent, the lean prover, reads the job from
+_handoff_fd: int | None = None
 
 
-def allow_exec() -> None:
-    """Called by the `zkml` console script: this process is the CLI's own."""
+def claim_process() -> None:
+    """Called by the `zkml` console script: this process is the CLI's own (it may fork the
+    lean prover, and end without the interpreter's teardown)."""
     global _own_process
     _own_process = True
 
 
-def lean_prover_allowed() -> bool:
-    return _own_process and os.name == "posix" and os.environ.get("ZKML_LEAN_PROVER") != "0"
-
-
-def exec_prover(job: ProveJob, then: dict[str, Any]) -> None:
-    """Replace this process with the lean prover for ``job``; ``then`` is what the CLI does
-    with the result (bundle and opening paths, --json). Returns only if exec failed (the
-    caller then proves in this image)."""
-    handoff = Path(job.work) / "handoff.json"  # the private work folder: it holds the input
-    handoff.write_text(json.dumps({"job": job.as_dict(), "then": then}))
+def fork_prover(args: list[str]) -> None:
+    """With `zkml prove` (the first argument that is not an option) in the CLI's own process
+    on POSIX: fork. The child returns, to run the CLI; the parent becomes the lean prover
+    and never returns. Otherwise returns at once."""
+    global _handoff_fd
+    command = next((a for a in args if not a.startswith("-")), None)
+    if not (_own_process and command == "prove" and os.name == "posix"
+            and os.environ.get("ZKML_LEAN_PROVER") != "0"):
+        return
+    read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    # -P: no current directory on sys.path (`-m` would put it first), so a folder named
-    # zkml where the user stands cannot shadow the installed package
-    with contextlib.suppress(OSError):
-        os.execv(sys.executable, [sys.executable, "-P", "-m", "zkml.cli.prover", str(handoff)])
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _handoff_fd = write_end
+        return
+    os.close(write_end)
+    _lead(pid, read_end)
+
+
+def handoff_pending() -> bool:
+    """True in the CLI child of :func:`fork_prover`: a parent waits for the job."""
+    return _handoff_fd is not None
+
+
+def hand_off(job: ProveJob, then: dict[str, Any]) -> NoReturn:
+    """Send ``job`` and ``then`` (what to do with the result: bundle and opening paths,
+    --json) to the waiting lean prover, and end the CLI child."""
+    assert _handoff_fd is not None
+    # a pipe, not a file: the job holds the private input (the opening's values and salt)
+    with os.fdopen(_handoff_fd, "wb") as f:
+        f.write(json.dumps({"job": job.as_dict(), "then": then}).encode())
+    exit_now(0)
+
+
+def _lead(pid: int, read_end: int) -> NoReturn:
+    # Ctrl-C reaches both processes: the child reports it and exits 130, which is passed on
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):  # a failure to load ezkl is the job's to report
+        import zkml._ezkl.run  # noqa: F401  (loads ezkl while the child checks the input)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not data or code != 0:  # no job: bad arguments, --help, an error the child reported
+        exit_now(code if code >= 0 else 128 - code)
+    run_handoff(json.loads(data))
 
 
 def exit_now(code: int) -> NoReturn:
@@ -85,67 +126,63 @@ def _plain_step(message: str) -> Iterator[None]:
     sys.stderr.flush()
 
 
-def main(argv: list[str]) -> NoReturn:
-    """The lean image: run the job, then load the CLI again to finish (or report)."""
-    allow_exec()  # still the `zkml` process
+def run_handoff(spec: dict[str, Any]) -> NoReturn:
+    """The lean prover's work on a job from :func:`hand_off`: the witness and the proof, then
+    the bundle, the opening and the report; or the job's error, with the one-line message
+    and exit code any command gives (zkml.cli.output.exit_code_for)."""
     from zkml import _progress
     from zkml.proof.job import ProveJob, run_job
 
-    spec = json.loads(Path(argv[0]).read_text())
-    job = ProveJob(**spec["job"])
+    job, then = ProveJob(**spec["job"]), spec["then"]
     _progress.set_reporter(_plain_step)
-    error: BaseException | None = None
-    try:
-        run_job(job)
-    except BaseException as e:  # noqa: BLE001  (reported below by the CLI's error handling)
-        error = e
-    resume_prove(job, spec["then"], error)
-
-
-def finish_prove(job: ProveJob, then: dict[str, Any]) -> None:
-    """After the job ran (here or in the lean prover): the bundle, the opening, the report.
-    Loads neither the keys artifact nor numpy, typer or the other commands."""
-    from zkml.artifacts import save_artifact
-    from zkml.cli.output import emit
-    from zkml.proof.commitment import opening_path_for, write_opening
-    from zkml.proof.job import finish_job
-
-    output, as_json = Path(then["output"]), bool(then["as_json"])
-    bundle, secret = finish_job(job)
-    save_artifact(bundle, output)
-    where = None
-    if secret is not None:
-        where = write_opening(secret, Path(then["opening"]) if then["opening"]
-                              else opening_path_for(output))
-    emit({"bundle": str(output), "outputs": bundle.outputs, "vk_digest": bundle.model_id,
-          "input_commitment": bundle.input_commitment,
-          "opening": str(where) if where else None},
-         as_json, f"outputs {[round(v, 6) for v in bundle.outputs]}\n  bundle: {output} "
-         f"({len(bundle.proof) // 2 - 1} byte proof)"
-         + (f"\n  opening (PRIVATE, input + salt): {where}" if where else ""))
-
-
-def resume_prove(job: ProveJob, then: dict[str, Any], error: BaseException | None
-                 ) -> NoReturn:
-    """`zkml prove`'s end in the lean prover's image: the bundle and the report, or the
-    job's error, with the one-line message and exit code a command gives
-    (zkml.cli.output.exit_code_for, as zkml.cli.common.handle_errors does)."""
-    from zkml.cli.output import err, exit_code_for, setup_cli
-
-    setup_cli()
-    as_json = bool(then["as_json"])
     code = 0
     try:
-        if error is not None:  # run_job has removed the work folder
-            raise error
+        run_job(job)  # removes the work folder if it fails
         finish_prove(job, then)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        sys.stderr.write("interrupted\n")
         code = 130
     except Exception as e:  # noqa: BLE001  (the one error format, exit 2)
-        code = exit_code_for(e, as_json)
+        from zkml.cli.output import exit_code_for
+
+        code = exit_code_for(e, bool(then["as_json"]))
     exit_now(code)
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    from zkml._utils import atomic_write_bytes
+
+    # the temp file is created 0600 and the rename keeps it; stated for the opening anyway
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+    os.chmod(path, 0o600)
+
+
+def finish_prove(job: ProveJob, then: dict[str, Any]) -> None:
+    """After the job ran (in the lean prover or the CLI's process): the bundle, the opening
+    and the report, with the standard library (no pydantic, rich, numpy or keys artifact).
+
+    Raises:
+        ProveError: ezkl's proof file is unreadable or short of instances.
+    """
+    from zkml.proof.assemble import opening_path_for
+    from zkml.proof.job import job_documents
+
+    output, as_json = Path(then["output"]), bool(then["as_json"])
+    bundle, opening = job_documents(job)
+    _write_json(output, bundle)
+    where = None
+    if opening is not None:
+        where = Path(then["opening"]) if then["opening"] else opening_path_for(output)
+        _write_json(where, opening)
+    outputs = bundle["outputs"]
+    if as_json:
+        sys.stdout.write(json.dumps(
+            {"bundle": str(output), "outputs": outputs, "vk_digest": bundle["model_id"],
+             "input_commitment": bundle["input_commitment"],
+             "opening": str(where) if where else None}, indent=2) + "\n")
+    else:
+        sys.stdout.write(
+            f"outputs {[round(v, 6) for v in outputs]}\n  bundle: {output} "
+            f"({len(bundle['proof']) // 2 - 1} byte proof)\n"
+            + (f"  opening (PRIVATE, input + salt): {where}\n" if where else ""))
+    sys.stdout.flush()

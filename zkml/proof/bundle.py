@@ -18,8 +18,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from zkml._utils import FIELD_MODULUS, dequantize
-from zkml.artifacts import BUNDLE_FORMAT, ProofBundle
+from zkml.artifacts import ProofBundle
 from zkml.errors import BundleError
+from zkml.version import BUNDLE_FORMAT
 
 __all__ = [
     "Verification",

@@ -21,12 +21,13 @@ from zkml._utils import FIELD_MODULUS, atomic_write_bytes
 from zkml.artifacts import ProofBundle, SplitBundle
 from zkml.errors import ArtifactError, BundleError, ZkmlValueError
 from zkml.model.salt import SALT_ELEMENTS, salt_values
+from zkml.proof.assemble import opening_path_for
+from zkml.version import OPENING_FORMAT
 
 __all__ = ["OPENING_FORMAT", "CommitmentOpening", "write_opening", "load_opening",
            "commitment_of", "check_commitment", "opening_path_for", "load_any_bundle",
            "refuse_needless_opening"]
 
-OPENING_FORMAT = "zkml-commitment-opening/1"
 _GIVE = "give the X.opening.json written next to the bundle by `zkml prove` / `prove-batch`"
 
 
@@ -166,8 +167,3 @@ def refuse_needless_opening(preset: str, opening_path: object) -> None:
                              "(drop opening_path, or compile with preset committed-input).")
 
 
-def opening_path_for(bundle_path: str | Path) -> Path:
-    """Where the CLI keeps a bundle's opening: ``X.json`` -> ``X.opening.json``."""
-    p = Path(bundle_path)
-    stem = p.name[: -len(".json")] if p.name.endswith(".json") else p.name
-    return p.with_name(f"{stem}.opening.json")

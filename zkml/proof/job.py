@@ -2,9 +2,9 @@
 
 :func:`zkml.proof.prove.prove_with_opening` prepares a :class:`ProveJob` (inputs checked,
 ezkl's input file written in a private work folder), runs it, and turns ezkl's proof file
-into a bundle. `zkml prove` runs the middle step in a fresh process image
+into a bundle. `zkml prove` runs the last two steps in a process of their own
 (zkml/cli/prover.py), so the witness and proof are made with nothing but ezkl loaded: this
-module imports only the standard library, zkml.errors, zkml._progress and zkml._ezkl.run.
+module imports only the standard library, zkml.errors, zkml._progress and zkml._ezkl.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from zkml.artifacts import ProofBundle
     from zkml.proof.commitment import CommitmentOpening
 
-__all__ = ["ProveJob", "run_job", "finish_job", "discard_job"]
+__all__ = ["ProveJob", "run_job", "job_documents", "finish_job", "discard_job"]
 
 
 @dataclass
@@ -111,20 +111,35 @@ def discard_job(job: ProveJob) -> None:
     shutil.rmtree(job.work, ignore_errors=True)
 
 
-def finish_job(job: ProveJob) -> tuple[ProofBundle, CommitmentOpening | None]:
-    """The bundle (and the opening, committed-input) of a job :func:`run_job` has run; the
-    work folder is removed whatever happens. Loads no numpy and no keys artifact.
+def job_documents(job: ProveJob) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The bundle (and the opening, committed-input) of a job :func:`run_job` has run, as
+    JSON values; the work folder is removed whatever happens. Loads the standard library
+    only (no numpy, pydantic or keys artifact): the lean prover writes these as they are.
 
     Raises:
         ProveError: ezkl's proof file is unreadable or short of instances.
     """
     from zkml._ezkl.formats import read_proof
-    from zkml.proof.assemble import BundleFacts, assemble, opening_of
+    from zkml.proof.assemble import BundleFacts, bundle_fields, opening_fields
 
     try:
         raw = read_proof(job.proof)
     finally:
         discard_job(job)
     facts = BundleFacts(**job.facts)
-    bundle = assemble(facts, raw)
-    return bundle, opening_of(facts, bundle, job.values, job.salt, job.input_shape)
+    bundle = bundle_fields(facts, raw)
+    return bundle, opening_fields(facts, bundle, job.values, job.salt, job.input_shape)
+
+
+def finish_job(job: ProveJob) -> tuple[ProofBundle, CommitmentOpening | None]:
+    """:func:`job_documents` as a :class:`zkml.ProofBundle` and its opening.
+
+    Raises:
+        ProveError: ezkl's proof file is unreadable or short of instances.
+    """
+    from zkml.artifacts import ProofBundle
+    from zkml.proof.commitment import CommitmentOpening
+
+    bundle, opening = job_documents(job)
+    return (ProofBundle(**bundle),
+            CommitmentOpening(**opening) if opening is not None else None)

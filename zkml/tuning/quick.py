@@ -11,8 +11,9 @@ tables (one column proved sk-svc at logrows 15 in 0.65x the time of two).
    calibrating (``estimate_rows``: well under a second each);
 2. a model without lookup ops: calibrate the cheapest layout estimated below the logrows
    ezkl's default can ever have (its range table alone needs 15, ``RANGE_TABLE_LOGROWS``),
-   with calibration's own scale search. Accurate and cheaper than that bound, it is chosen,
-   and ezkl's default is never calibrated;
+   in one pass at the scale ezkl's search settles on for such models (``SCALE_GUESS``: about
+   a sixth of the search's time). Accurate and cheaper than that bound, it is chosen, and
+   ezkl's default is never calibrated;
 3. otherwise calibrate ezkl's default (the floor: what ezkl's own flow spends; cached, the
    fallback circuit too). Its settings give the scale and rebase multiplier ezkl's search
    found and the size of its lookup tables. Each layout is predicted at that scale (with
@@ -46,7 +47,7 @@ from zkml.errors import CompileError
 from zkml.tuning import common as _c
 from zkml.tuning.floor import RANGE_TABLE_LOGROWS, floor_config
 
-__all__ = ["tune_quick", "QUICK_CALIBRATIONS", "LOOKUP_OPS"]
+__all__ = ["tune_quick", "QUICK_CALIBRATIONS", "LOOKUP_OPS", "SCALE_GUESS"]
 
 #: ONNX ops ezkl proves through lookup tables, whose size the layout does not see: a model
 #: with one gets ezkl's default calibrated first (a candidate alone cannot show it beats the
@@ -64,6 +65,10 @@ QUICK_CALIBRATIONS = 2
 #: scales below the one ezkl's search found that a model with lookup tables may try: each
 #: halves the tables; two keep the error within the bound on the corpus's lookup models
 LOOKUP_SCALE_STEPS = (0, 1, 2)
+
+#: the scale ezkl's own calibration search (target "resources") picks for a model without
+#: lookup tables: the largest it tries among those with the fewest logrows (FIELD_NOTES)
+SCALE_GUESS = 13
 
 #: rows halo2 keeps for blinding below a table (as ``zkml.circuit.layout``)
 _RESERVED_ROWS = 8
@@ -194,19 +199,28 @@ def tune_quick(
     # (a layout assumes the fewest rows calibration may pick: only a logrows below the bound
     # is a clear enough win to skip the floor for)
     below = [c for c in laid if (c.est_logrows or 99) < RANGE_TABLE_LOGROWS]
+    guesses: list[_c.Candidate] = []
     if below and not (LOOKUP_OPS & set(exported.ops)):
         first = below[0]
+        # one pass at the scale ezkl's search settles on for a model without lookup tables
+        # (the largest among the fewest logrows: SCALE_GUESS on every such corpus model)
+        # costs about a sixth of the search; when it misses, the floor's search (step 3)
+        # finds the scale the candidates are then tried at
+        guess = _c.Candidate(first.config.model_copy(update={"scales": [SCALE_GUESS]}),
+                             est_rows=first.est_rows, est_logrows=first.est_logrows)
+        guesses.append(guess)
         spent += 1
-        calibrate(first, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(first.config)}")
-        if first.accurate and _cost(first, first.logrows) < bound_cost:
+        calibrate(guess, f"Tuning (quick) {spent}/{max_calibrations}: {_c.label(guess.config)}"
+                  " (ezkl's usual scale)")
+        if guess.accurate and _cost(guess, guess.logrows) < bound_cost:
             for c in layout_cands:
-                if c is not first:
-                    c.skipped = "a cheaper candidate was chosen"
-            return _c.TuneResult(first.config, default, first, [default, *layout_cands], True,
-                                 f"quick: logrows {first.logrows} with "
-                                 f"{columns_text(first.config.num_inner_cols)} vs ezkl's default "
+                c.skipped = "a cheaper candidate was chosen"
+            return _c.TuneResult(guess.config, default, guess,
+                                 [default, *guesses, *layout_cands], True,
+                                 f"quick: logrows {guess.logrows} with "
+                                 f"{columns_text(guess.config.num_inner_cols)} vs ezkl's default "
                                  f"logrows >= {RANGE_TABLE_LOGROWS} (its range table), max "
-                                 f"error {first.max_abs_error:.3g} ({spent} calibration(s), "
+                                 f"error {guess.max_abs_error:.3g} ({spent} calibration(s), "
                                  "no proof)")
 
     # 3. the floor, then one-pass candidates predicted cheaper than it
@@ -236,6 +250,9 @@ def tune_quick(
         for scale in (found.input_scale - k for k in steps):
             if lay is default and scale == found.input_scale:
                 continue  # the floor itself
+            if any(g.logrows is not None and _layout_key(g.config) == _layout_key(lay.config)
+                   and scale == SCALE_GUESS for g in guesses):
+                continue  # the guess calibrated it already
             table = found.lookup_entries / 2.0 ** (found.input_scale - scale)
             tables[scale] = math.ceil(math.log2(table + _RESERVED_ROWS)) if table else 0
             one_pass.append(_c.Candidate(
@@ -253,7 +270,7 @@ def tune_quick(
     # could pick), so a layout that grew is re-ranked instead of calibrated
     pending, refined = sorted(one_pass, key=rank), set[int]()
     best: _c.Candidate | None = None
-    for c in layout_cands:  # calibrated before the floor: now judged against it
+    for c in guesses:  # calibrated before the floor: now judged against it
         if c.logrows is not None and _cost(c, c.logrows) < floor_cost and no_worse(c):
             best = c
     while pending:
@@ -282,7 +299,7 @@ def tune_quick(
         if c.logrows is None and c.skipped is None:
             c.skipped = (_NOT_CHEAPER if _cost(c, c.est_logrows) >= floor_cost else
                          "judged at the scale ezkl's own search found (below)")
-    everything = [default, *layout_cands, *one_pass]
+    everything = [default, *guesses, *layout_cands, *one_pass]
     if best is None and default.circuit.quantization.max_abs_error is None:
         return _c.TuneResult(default.config, default, default, everything, False,
                              "quick: no float reference to judge a candidate's accuracy by: "
