@@ -100,6 +100,21 @@ def _srs(store: Path, logrows: int, env: dict[str, str]) -> Path:
     return path
 
 
+def _bytecode() -> list[str]:
+    """Compile zkml's package and these scripts to bytecode now, as `pip install` does for an
+    installed package: every CLI process then reads it, whatever PYTHONDONTWRITEBYTECODE says
+    (with it set and no bytecode, each `zkml` process compiled zkml's modules anew)."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("zkml")
+    assert spec is not None and spec.submodule_search_locations
+    dirs = [Path(next(iter(spec.submodule_search_locations))), HERE]
+    for d in dirs:
+        compileall.compile_dir(str(d), quiet=1)
+    return [str(d) for d in dirs]
+
+
 def _env(cache: Path) -> dict[str, str]:
     return {**os.environ, "ZKML_CACHE_DIR": str(cache), "PYTHONWARNINGS": "ignore"}
 
@@ -320,6 +335,8 @@ def main() -> None:
     print(f"dev SRS 8..{a.srs_logrows} in {store} (made once, before any clock)", flush=True)
     for k in range(8, a.srs_logrows + 1):
         _srs(store, k, _env(store))
+    compiled = _bytecode()
+    print(f"bytecode of {', '.join(compiled)} compiled (before any clock)", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     summary = corpus_report.new_summary(a.out / "corpus.json" if a.merge else None, names,
                                         len(corpus_models.MODELS))

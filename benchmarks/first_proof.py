@@ -49,7 +49,7 @@ def _warm_imports() -> None:
     import onnxruntime  # noqa: F401
 
     import zkml
-    import zkml.api  # noqa: F401
+    import zkml.pipeline  # noqa: F401
 
 
 def child_ezkl(work: Path, srs_store: Path) -> dict[str, Any]:

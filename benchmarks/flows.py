@@ -150,15 +150,15 @@ def asyncio_gen_verifier(ezkl: Any, vk: Path, settings: Path, sol: Path, srs: Pa
 def child_tune(work: Path, quick: bool, big: bool) -> dict[str, Any]:
     import zkml
     from zkml.tuning.cached import tune_cached
-    from zkml.tuning.tuner import DEFAULT_GRID
+    from zkml.tuning.tuner import DEFAULT_GRID, TuneTask
 
     meta = json.loads((work / "meta.json").read_text())
     ex = zkml.load_onnx(work / "model.onnx", np.load(work / "cal.npy")[0])
     grid = QUICK_GRID if quick else DEFAULT_GRID
     base = zkml.CompileConfig.model_validate(meta["config"])
     # LeNet-size models: each calibration and each measured proof takes minutes there.
-    cfg, report = tune_cached(ex, np.load(work / "cal.npy"), eval_samples(work),
-                              base=base, grid=grid, measure_top=1 if (quick or big) else 2,
+    task = TuneTask.of(ex, np.load(work / "cal.npy"), eval_samples(work), base=base)
+    cfg, report = tune_cached(task, grid=grid, measure_top=1 if (quick or big) else 2,
                               max_calibrations=4 if big else 10)
     # the time the search took when it ran (a re-run reads it from the cache)
     return {"config": cfg.model_dump(), "report": report, "tune_s": report["tune_seconds"]}

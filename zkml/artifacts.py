@@ -28,6 +28,7 @@ from zkml.errors import ArtifactError
 from zkml.version import BUNDLE_FORMAT
 
 __all__ = [
+    "ArtifactModel",
     "InputSpec",
     "ExportedModel",
     "QuantizationReport",
@@ -46,11 +47,6 @@ __all__ = [
     "RegistryEntry",
     "save_artifact",
     "load_artifact",
-    "SplitCircuit",
-    "SegmentLink",
-    "SplitKeys",
-    "SegmentProof",
-    "SplitBundle",
 ]
 
 PACKAGE_FORMAT = "zkml-verification-package/1"
@@ -58,11 +54,13 @@ PACKAGE_FORMAT = "zkml-verification-package/1"
 A = TypeVar("A", bound=BaseModel)
 
 
-class _Artifact(BaseModel):
+class ArtifactModel(BaseModel):
+    """The base of every artifact: unknown fields refused, immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-class InputSpec(_Artifact):
+class InputSpec(ArtifactModel):
     """One graph input: its name, shape (symbolic dimensions as 1) and numpy dtype."""
 
     name: str
@@ -77,7 +75,7 @@ class InputSpec(_Artifact):
         return n
 
 
-class ExportedModel(_Artifact):
+class ExportedModel(ArtifactModel):
     """An ONNX graph checked by onnx.checker (the ONNX file is private: it holds the weights).
 
     The export runs the graph's float reference on the example input, but neither the input
@@ -111,7 +109,7 @@ class ExportedModel(_Artifact):
         return data
 
 
-class QuantizationReport(_Artifact):
+class QuantizationReport(ArtifactModel):
     """Fixed-point circuit outputs against the float reference; ``None`` errors: a graph no
     reference runs (``ExportedModel.reference == "none"``), whose samples only ran through."""
 
@@ -122,7 +120,7 @@ class QuantizationReport(_Artifact):
     argmax_agreement: float | None
 
 
-class Circuit(_Artifact):
+class Circuit(ArtifactModel):
     """A calibrated, compiled ezkl circuit for one model and one privacy preset.
 
     ``choice`` (set by :func:`zkml.compile_model`) says why these settings and not ezkl's own
@@ -147,7 +145,7 @@ class Circuit(_Artifact):
     choice: SettingsChoice | None = None
 
 
-class Keys(_Artifact):
+class Keys(ArtifactModel):
     """Proving / verifying keys made for ``circuit`` (its digest says which compile).
 
     ``model_id`` is the vk digest: the sha256 of the verifying key.
@@ -165,7 +163,7 @@ class Keys(_Artifact):
     cache_hit: bool = False
 
 
-class ProofBundle(_Artifact):
+class ProofBundle(ArtifactModel):
     """A proof of one inference: everything in it is public.
 
     ``instances`` are the public field elements as decimal strings, in the verifier's order;
@@ -190,7 +188,7 @@ class ProofBundle(_Artifact):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
-class VerifierContract(_Artifact):
+class VerifierContract(ArtifactModel):
     """A compiled Solidity verifier for one model."""
 
     model_id: str
@@ -202,7 +200,7 @@ class VerifierContract(_Artifact):
     solc_version: str
 
 
-class Deployment(_Artifact):
+class Deployment(ArtifactModel):
     """A verifier contract deployed on a chain."""
 
     model_id: str
@@ -245,7 +243,7 @@ def _first_error(e: Exception) -> str:
     return str(e).splitlines()[0][:120]
 
 
-class RegistryDeployment(_Artifact):
+class RegistryDeployment(ArtifactModel):
     """An InferenceRegistry contract on a chain."""
 
     chain_id: int
@@ -256,7 +254,7 @@ class RegistryDeployment(_Artifact):
     solc_version: str
 
 
-class InstanceLayout(_Artifact):
+class InstanceLayout(ArtifactModel):
     """Which public instances mean what (mirrors the registry's Layout struct)."""
 
     num_instances: int
@@ -268,7 +266,7 @@ class InstanceLayout(_Artifact):
     weights_hash: int = 0
 
 
-class ModelRegistration(_Artifact):
+class ModelRegistration(ArtifactModel):
     """A model registered in the InferenceRegistry."""
 
     registry: str
@@ -283,7 +281,7 @@ class ModelRegistration(_Artifact):
     gas_used: int
 
 
-class InferenceRecord(_Artifact):
+class InferenceRecord(ArtifactModel):
     """One verified inference, as recorded on-chain (read back from its event)."""
 
     onchain_model_id: str
@@ -298,7 +296,7 @@ class InferenceRecord(_Artifact):
     model_retired: bool = False
 
 
-class PackageFile(_Artifact):
+class PackageFile(ArtifactModel):
     """One file of a verification package, by relative path and sha256."""
 
     path: str
@@ -306,7 +304,7 @@ class PackageFile(_Artifact):
     size: int
 
 
-class SrsIdentity(_Artifact):
+class SrsIdentity(ArtifactModel):
     """Which SRS the keys were made with; the file itself is in the package only if
     ``included``."""
 
@@ -316,7 +314,7 @@ class SrsIdentity(_Artifact):
     included: bool
 
 
-class RegistryEntry(_Artifact):
+class RegistryEntry(ArtifactModel):
     """Where the model is registered on-chain (one entry per registry registration)."""
 
     chain_id: int
@@ -326,7 +324,7 @@ class RegistryEntry(_Artifact):
     owner: str
 
 
-class VerificationPackage(_Artifact):
+class VerificationPackage(ArtifactModel):
     """What a third party needs to check a proof bundle off-chain (docs/package.md).
 
     Public by construction: verifying key, settings, verifier, ids and layout; no input,
@@ -351,98 +349,5 @@ class VerificationPackage(_Artifact):
     verifier_contract: str
     solc_version: str
     files: dict[str, PackageFile]
-    versions: dict[str, str]
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-
-# Split proving (compile_model(segments=)): one model cut into segments, one proof each ------
-
-SPLIT_BUNDLE_FORMAT = "zkml-split-bundle/1"
-
-
-class SplitCircuit(_Artifact):
-    """A model cut into contiguous segments, each compiled as its own circuit.
-
-    Segment i's outputs and segment i + 1's inputs are the tensors ``boundaries[i]``, committed
-    (ezkl ``polycommit``) on both sides; the model's own input and output keep the preset's
-    visibility. ``layer_groups`` names the layers cut into output-channel groups. Every
-    segment is compiled at the same ``logrows`` (one SRS, comparable commitments).
-    ``quantization`` compares the chained circuits with the whole float model.
-    """
-
-    exported: ExportedModel
-    preset: str
-    digest: str
-    dir: str
-    segments: list[Circuit]
-    boundaries: list[list[str]]
-    estimated_rows: list[int]
-    logrows: int
-    input_range: tuple[float, float]
-    quantization: QuantizationReport
-    cache_hit: bool = False
-    layer_groups: dict[str, int] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_tensor_boundaries(cls, data: Any) -> Any:
-        # artifacts saved before multi-tensor boundaries list one tensor name per boundary
-        if isinstance(data, dict) and isinstance(data.get("boundaries"), list):
-            data = {**data, "boundaries": [[b] if isinstance(b, str) else b
-                                           for b in data["boundaries"]]}
-        return data
-
-
-class SegmentLink(_Artifact):
-    """Where a segment proof carries its boundary commitments (byte offsets of 64-byte G1
-    points in the proof, from the segment's settings) and how many public instances it has."""
-
-    input_points: list[int]
-    output_points: list[int]
-    num_instances: int
-
-
-class SplitKeys(_Artifact):
-    """Keys of every segment of a :class:`SplitCircuit`, all made with one SRS.
-
-    ``model_id`` is the sha256 over the segments' vk digests and links, in order: it names
-    the split model the way a vk digest names a monolithic one.
-    """
-
-    circuit: SplitCircuit
-    segments: list[Keys]
-    links: list[SegmentLink]
-    model_id: str
-    srs_path: str
-    srs_sha256: str
-    srs_source: Literal["ppot", "dev-unsafe"]
-
-
-class SegmentProof(_Artifact):
-    """One segment's proof: bytes (0x hex) and public instances (decimal strings)."""
-
-    model_id: str = Field(description="the segment's vk digest")
-    settings_digest: str
-    proof: str
-    instances: list[str]
-
-
-class SplitBundle(_Artifact):
-    """A proof of one inference made of one proof per segment; everything in it is public.
-
-    Valid only as a whole: every segment proof verifies under its key AND each segment's
-    output commitment equals the next one's input commitment (``zkml.verify``).
-    ``outputs`` are decoded from the last segment's instances, for convenience only.
-    """
-
-    format: str = SPLIT_BUNDLE_FORMAT
-    model_id: str
-    preset: str
-    segments: list[SegmentProof]
-    output_scales: list[int]
-    outputs: list[float]
-    output_shape: list[int]
-    input_commitment: str | None = None
-    srs_source: str
     versions: dict[str, str]
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

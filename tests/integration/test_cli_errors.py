@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,7 +177,7 @@ ROWS: list[tuple[str, str, bool]] = [
     ("compile --dir empty", "run the stage that writes it first: `zkml export MODEL --dir "
      "empty`", True),
     ("compile --dir nowhere", "nowhere does not exist: check --dir", False),
-    ("compile --dir empty --preset bogus", "choose one of: private-input", True),
+    ("compile --dir empty --preset bogus", "'bogus' is not one of 'private-input'", True),
     ("compile --dir corrupt", "`zkml export MODEL --dir corrupt` (or `zkml import", False),
     ("compile --dir fakeexp", "fakeexp/calibration.npy: no such file; run the stage", False),
     ("compile --dir fakeexp --calibration missing.npy", "no such file; give --calibration",
@@ -188,9 +189,10 @@ ROWS: list[tuple[str, str, bool]] = [
     ("tune --dir fakeexp", "calibration.npy: no such file", False),
     ("tune --dir badzoo", "zoo.json: not readable JSON", False),
     ("tune --dir empty --max-error abc", "Invalid value for '--max-error'", True),
-    ("tune --dir fakeexp --mode bogus", "tune mode 'bogus': choose quick", True),
-    ("compile --dir fakeexp --tune bogus", "tune mode 'bogus': choose quick", True),
-    ("compile --dir fakeexp --tune=bogus", "tune mode 'bogus': choose quick", True),
+    ("tune --dir fakeexp --mode bogus", "'bogus' is not one of 'quick', 'thorough'", True),
+    ("tune --dir fakeexp --tune bogus", "'bogus' is not one of 'quick', 'thorough'", True),
+    ("compile --dir fakeexp --tune bogus", "'bogus' is not one of 'none', 'quick'", True),
+    ("compile --dir fakeexp --tune=bogus", "'bogus' is not one of 'none', 'quick'", True),
     ("compile --dir fakeexp quick", "Got unexpected extra argument(s) (quick)", True),
     ("compile --dir fakeexp --tune", "calibration.npy: no such file", False),  # = thorough
     ("compile --dir empty --tune", "`zkml export MODEL --dir empty`", True),  # = thorough
@@ -231,7 +233,8 @@ ROWS: list[tuple[str, str, bool]] = [
     ("prove-batch --dir empty bad.jsonl", "bad.jsonl, line 2: not JSON", True),
     ("prove-batch --dir empty garbage.npy", "not a readable .npy array", False),
     ("prove-batch --dir empty good.jsonl", "run `zkml setup --dir empty` first", False),
-    ("prove-batch --dir empty good.jsonl --backend foo", "backend must be local or ray", True),
+    ("prove-batch --dir empty good.jsonl --backend foo", "'foo' is not one of 'local', 'ray'",
+     True),
     ("prove-batch --dir regdir good.jsonl --submit --registry nope.json",
      "run `zkml registry deploy --rpc-url URL --registry nope.json` first", False),
     ("prove-batch --dir empty good.jsonl --submit --registry reg.json",
@@ -358,12 +361,13 @@ ROWS: list[tuple[str, str, bool]] = [
     ("split compile --dir empty --segments two", "give a positive integer or 'auto'", False),
     ("split compile --dir empty --segments 2 --max-memory 4", "with --segments auto", False),
     ("split compile --dir empty", "`zkml export MODEL --dir empty`", True),
-    ("split compile --dir badzoo --preset secret", "unknown preset 'secret'; choose one of",
+    ("split compile --dir badzoo --preset secret", "'secret' is not one of 'private-input'",
      False),
     ("split setup --dir empty", "run `zkml split compile --dir empty` first", True),
     ("split prove --dir empty missing.json", "no such file; give an input file", False),
     ("split prove --dir empty garbage.json", "run `zkml split setup --dir empty` first", True),
-    ("split prove --dir empty garbage.json --backend gpu", "choose local or ray", False),
+    ("split prove --dir empty garbage.json --backend gpu", "'gpu' is not one of 'local', 'ray'",
+     False),
     ("split verify --dir empty garbage.json", "run `zkml split setup --dir empty` first", False),
     ("split verify --dir empty missing.json", "no such file; give a split bundle", False),
     ("split deploy --dir empty", "run `zkml split setup --dir empty` first", False),
@@ -385,7 +389,7 @@ ROWS: list[tuple[str, str, bool]] = [
     ("claim prove --dir twokeys --opening garbage.json", "not an evaluation-set opening", False),
     ("claim prove --dir twokeys --opening bundle.json", "not an evaluation-set opening (format "
      "'zkml-proof-bundle/1'", False),
-    ("claim prove --dir twokeys --backend gpu", "--backend 'gpu': give local or ray", False),
+    ("claim prove --dir twokeys --backend gpu", "'gpu' is not one of 'local', 'ray'", False),
     ("claim prove --dir twokeys --workers 0", "--workers 0: give 1 or more", False),
     ("claim verify missing --package empty", "no such claim", True),
     ("claim verify garbage.json --package empty", "not a claim", False),
@@ -451,7 +455,9 @@ def _assert_clean(code: int, out: str, err: str, fragment: str) -> None:
     text = out + err
     assert code == 2, f"exit code {code}:\n{text}"
     assert "Traceback" not in text and "Fatal Python error" not in text, text
-    assert fragment in text, f"{fragment!r} not in:\n{text}"
+    # a usage error is click's box, wrapped to the terminal: read as one line of words
+    words = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+    assert fragment in words, f"{fragment!r} not in:\n{text}"
 
 
 @pytest.mark.parametrize(("args", "fragment", "_json"), ROWS, ids=[r[0] for r in ROWS])

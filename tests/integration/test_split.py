@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import zkml
-from zkml.artifacts import SegmentProof, SplitBundle, SplitKeys, save_artifact
+from zkml.artifacts import save_artifact
+from zkml.split_artifacts import SegmentProof, SplitBundle, SplitKeys
 
 from .conftest import Pipeline, tiny_zoo
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import zkml
-from zkml.artifacts import SplitBundle, SplitKeys
+from zkml.split_artifacts import SplitBundle, SplitKeys
 
 from .conftest import Pipeline
 

@@ -136,14 +136,14 @@ def test_pick_takes_the_cheapest_verifier_within_the_tolerance() -> None:
 
 
 class Hooks:
-    """Counts what the tuner does through its hooks: calibrations (``compile_model``), and
+    """Counts what the tuner does through its hooks: calibrations (``build_circuit``), and
     setups, proofs and measurements, which the quick mode must never make."""
 
     def __init__(self, tuner: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls: dict[str, int] = {"compile_model": 0, "setup": 0, "prove": 0, "_measure": 0}
+        self.calls: dict[str, int] = {"build_circuit": 0, "setup": 0, "prove": 0, "_measure": 0}
         common = importlib.import_module("zkml.tuning.common")  # both modes calibrate there
         for name in self.calls:
-            where = common if name == "compile_model" else tuner
+            where = common if name == "build_circuit" else tuner
             monkeypatch.setattr(where, name, self._counting(name, getattr(where, name)))
 
     def _counting(self, name: str, real: Any) -> Any:
@@ -160,7 +160,7 @@ def test_quick_mode_proves_nothing_and_beats_the_defaults_estimate(
     z = tiny.zoo
     r = tune(tiny.exported, z.calibration, z.test_inputs[:8], base=z.config, mode="quick")
     assert hooks.calls["setup"] == hooks.calls["prove"] == hooks.calls["_measure"] == 0
-    assert hooks.calls["compile_model"] == 1  # the first candidate, below the range table
+    assert hooks.calls["build_circuit"] == 1  # the first candidate, below the range table
     assert all(c.prove_seconds is None and c.setup_seconds is None for c in r.candidates)
     assert r.beat_default and r.chosen is not r.default and r.chosen.accurate
     # ezkl's defaults were laid out, not calibrated: their range table alone needs 15
@@ -174,7 +174,7 @@ def test_quick_mode_proves_nothing_and_beats_the_defaults_estimate(
     assert "vs ezkl's default logrows >= 15" in r.message
     # every candidate was laid out; only the calibrated ones have a real logrows
     assert all(c.est_logrows is not None for c in r.candidates)
-    assert sum(c.logrows is not None for c in r.candidates) == hooks.calls["compile_model"]
+    assert sum(c.logrows is not None for c in r.candidates) == hooks.calls["build_circuit"]
 
 
 def test_quick_mode_never_takes_a_layout_estimated_worse_than_the_defaults(
@@ -189,7 +189,7 @@ def test_quick_mode_never_takes_a_layout_estimated_worse_than_the_defaults(
     assert not r.beat_default and r.chosen is r.default
     assert r.config.decomp_base == EZKL_DEFAULT.decomp_base and r.config.num_inner_cols == 2
     # only ezkl's default was calibrated (as ezkl's own flow does): no candidate could win
-    assert hooks.calls["compile_model"] == 1 and r.default.logrows == 15
+    assert hooks.calls["build_circuit"] == 1 and r.default.logrows == 15
     for c in r.candidates[1:]:
         assert c.config.num_inner_cols == 2  # the grid's 4 and 8 columns are never tried
         assert (c.est_logrows or 0) >= r.default.logrows
@@ -211,7 +211,7 @@ def test_compile_model_tune_modes(tiny: Pipeline) -> None:
 
 
 def test_cli_quick_modes(tmp_path: Path) -> None:
-    """`zkml tune --mode quick` and `zkml compile --tune quick`: one cached quick search, no
+    """`zkml tune --tune quick` and `zkml compile --tune quick`: one cached quick search, no
     candidate proved, the same pick for both."""
     from typer.testing import CliRunner
 
@@ -224,7 +224,7 @@ def test_cli_quick_modes(tmp_path: Path) -> None:
 
     d, d2 = str(tmp_path / "a"), str(tmp_path / "b")
     run("export", "tiny-mlp", "--dir", d)
-    report = run("tune", "--dir", d, "--mode", "quick")
+    report = run("tune", "--dir", d, "--tune", "quick")
     assert report["mode"] == "quick" and report["beat_default"] is True
     assert all(c["prove_s"] is None for c in report["candidates"])
     assert report["default"]["logrows"] is None and report["default"]["est_logrows"] == 15
@@ -319,7 +319,7 @@ def test_quick_mode_prices_candidates_by_the_floors_lookup_tables(
     assert r.chosen.config.scales and found.input_scale - r.chosen.config.scales[0] in (0, 1, 2)
     assert r.chosen.config.rebase_multipliers == [found.scale_rebase_multiplier]
     # the floor plus at most two candidates calibrated; every other one says why not
-    assert hooks.calls["compile_model"] <= 3 and hooks.calls["prove"] == 0
+    assert hooks.calls["build_circuit"] <= 3 and hooks.calls["prove"] == 0
     for c in r.candidates:
         assert c.logrows is not None or c.skipped or c.error, c.summary()
     # a prediction never undercuts what the tables alone need at that scale

@@ -21,14 +21,13 @@ from zkml.artifacts import (
     ModelRegistration,
     ProofBundle,
     RegistryDeployment,
-    SplitBundle,
-    SplitKeys,
 )
 from zkml.chain._registry_base import compiled
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import Chain, OnchainResult, deploy_verifier, verify_onchain
 from zkml.errors import ContractError
 from zkml.presets import get_preset
+from zkml.split_artifacts import SplitBundle, SplitKeys
 
 __all__ = ["deploy_split_verifier", "onchain_bundle", "verify_split_onchain",
            "register_split_model", "split_instance_layout"]

@@ -29,7 +29,7 @@ from zkml.presets import get_preset, input_visibilities, visibility_for
 
 log = logging.getLogger("zkml.compile")
 
-__all__ = ["CompileConfig", "compile_model", "as_samples", "evaluate", "layout_args",
+__all__ = ["CompileConfig", "build_circuit", "as_samples", "evaluate", "layout_args",
            "calibration_subset", "model_samples"]
 
 
@@ -117,7 +117,7 @@ def _reference(onnx_bytes: bytes, sample: np.ndarray,
     return run_onnx(onnx_bytes, [p[0] for p in unpack(sample.reshape(1, -1), exported.inputs)])
 
 
-def compile_model(
+def build_circuit(
     exported: ExportedModel,
     calibration_inputs: Any,
     *,

@@ -19,7 +19,7 @@ import numpy as np
 from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
-from zkml.artifacts import Circuit, ExportedModel, QuantizationReport, SplitCircuit
+from zkml.artifacts import Circuit, ExportedModel, QuantizationReport
 from zkml.circuit.compile import CompileConfig, calibration_subset, layout_args, model_samples
 from zkml.circuit.cost import max_logrows_for_memory
 from zkml.circuit.cut import CutPlan, choose_segments, plan_cuts, segment_logrows, write_segments
@@ -28,6 +28,7 @@ from zkml.model import salt as _salt
 from zkml.model.export import load_onnx, run_onnx, run_onnx_all
 from zkml.model.inputs import unpack
 from zkml.presets import get_preset, visibility_for
+from zkml.split_artifacts import SplitCircuit
 
 __all__ = ["compile_split"]
 

@@ -14,10 +14,13 @@ from zkml.chain import DEFAULT_KEY_ENV
 from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_REGISTRY,
+    Backend,
+    BackendOpt,
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
     RegistryOpt,
+    backend_name,
     emit,
     err,
     handle_errors,
@@ -95,7 +98,7 @@ def prove_cmd(
                                                     "output >= this (default 0.5).")] = None,
     positive_label: Annotated[int, typer.Option(help="The label selection and true-positive "
                                                 "rates count.")] = 1,
-    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    backend: BackendOpt = Backend.local,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
     workers: Annotated[int | None, typer.Option(help="Concurrent proofs (default: CPUs).")]
     = None,
@@ -110,8 +113,6 @@ def prove_cmd(
     from zkml.cli.common import make_dir
     from zkml.errors import ArtifactError, ZkmlValueError
 
-    if backend not in ("local", "ray"):
-        raise ZkmlValueError(f"--backend {backend!r}: give local or ray.")
     if workers is not None and workers < 1:
         raise ZkmlValueError(f"--workers {workers}: give 1 or more.")
     priv = load_set_opening(need_file(opening, "the set opening from `zkml claim commit`",
@@ -121,7 +122,7 @@ def prove_cmd(
             if threshold is not None else default_rule(keys, positive_label))
     make_dir(out_dir, "--out")
     with proof_bar(as_json, "proving samples") as on_result:
-        claim = prove_claim(keys, priv, out_dir, rule=rule, backend=backend,  # type: ignore[arg-type]
+        claim = prove_claim(keys, priv, out_dir, rule=rule, backend=backend_name(backend),
                             address=address, workers=workers, on_result=on_result)
     m = claim.metrics
     emit({"claim": str(out_dir / "claim.json"), "samples": claim.samples,

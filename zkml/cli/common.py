@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 
@@ -23,6 +24,7 @@ from zkml.cli.output import (
     setup_cli,
 )
 from zkml.errors import ArtifactError, ZkmlError, ZkmlValueError
+from zkml.presets import PRESETS
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
     from zkml.artifacts import RegistryDeployment
     from zkml.chain.evm import Chain
 
-__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "emit", "err",
+__all__ = ["DirOpt", "JsonOpt", "RpcOpt", "RegistryRpcOpt", "KeyEnvOpt", "Backend",
+           "BackendOpt", "backend_name", "TuneMode", "SearchMode", "PresetName",
+           "DEFAULT_PRESET", "Visibility", "emit", "err",
            "out", "setup_cli", "handle_errors", "report_error", "DEFAULT_KEY_ENV",
            "check_address", "check_bytes32", "need_file", "need_registry", "make_dir",
            "RegistryOpt", "DEFAULT_REGISTRY", "registry_chain", "ClickException"]
@@ -66,6 +70,57 @@ KeyEnvOpt = Annotated[
     typer.Option("--key-env", help="Environment variable holding the sender's private key "
                  "(never pass a key on the command line)."),
 ]
+
+class Backend(StrEnum):
+    """Where a command's proofs run (``--backend``)."""
+
+    local = "local"
+    ray = "ray"
+
+
+BackendOpt = Annotated[Backend, typer.Option(
+    metavar="BACKEND", help="Where the proofs run: local (a process pool here) or ray (a Ray "
+    "cluster).")]
+
+
+def backend_name(backend: Backend) -> Literal["local", "ray"]:
+    """The library's spelling of ``backend``."""
+    return "ray" if backend is Backend.ray else "local"
+
+
+class TuneMode(StrEnum):
+    """`zkml compile --tune`: none (zkml's settings) or a search mode."""
+
+    none = "none"
+    quick = "quick"
+    thorough = "thorough"
+
+
+class SearchMode(StrEnum):
+    """`zkml tune --tune`: the search modes (zkml.tuning.common.MODES)."""
+
+    quick = "quick"
+    thorough = "thorough"
+
+
+if TYPE_CHECKING:
+    class PresetName(StrEnum):
+        """A privacy preset's name."""
+else:  # the privacy presets by name (zkml.presets.PRESETS): a choice `--help` lists, checks
+    PresetName = StrEnum("PresetName", {name: name for name in PRESETS})
+
+#: the preset a command takes when none is given
+DEFAULT_PRESET = PresetName("private-input")
+
+
+class Visibility(StrEnum):
+    """ezkl's parameter visibilities (`--param-visibility`)."""
+
+    fixed = "fixed"
+    hashed = "hashed"
+    public = "public"
+    private = "private"
+
 
 def internal(e: BaseException, as_json: bool = False) -> typer.Exit:
     """An exception zkml did not anticipate: one line, no traceback (ZKML_DEBUG=1 shows it)."""

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from zkml import _progress
-from zkml.api import compile_model, publish
 from zkml.artifacts import save_artifact
 from zkml.chain.contract import build_verifier
 from zkml.chain.evm import connect, deploy_verifier, verify_onchain
@@ -22,6 +21,7 @@ from zkml.chain.registry import deploy_registry, get_record, register_model, sub
 from zkml.cli._dir import BuildDir
 from zkml.errors import ZkmlValueError
 from zkml.model.export import export
+from zkml.pipeline import compile_model, publish
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
 from zkml.proof.verify import verify

@@ -13,6 +13,10 @@ from zkml.cli._source import load_source
 from zkml.cli.common import (
     DirOpt,
     JsonOpt,
+    PresetName,
+    SearchMode,
+    TuneMode,
+    Visibility,
     handle_errors,
     make_dir,
     need_file,
@@ -128,20 +132,21 @@ def _npy(path: Path, what: str, *, producer: Path | None = None) -> Any:
 @handle_errors
 def compile_cmd(
     dir: DirOpt,
-    preset: Annotated[str | None, typer.Option(
-        help="Privacy preset: " + ", ".join(PRESETS) + " (default private-input; README "
-        "'Privacy presets' says what each hides).")] = None,
+    preset: Annotated[PresetName | None, typer.Option(
+        metavar="PRESET", help="Privacy preset: " + ", ".join(PRESETS) + " (default "
+        "private-input; README 'Privacy presets' says what each hides).")] = None,
     calibration: Annotated[Path | None, typer.Option(help=".npy of calibration samples.")] = None,
-    param_visibility: Annotated[str | None, typer.Option(help="Override: fixed, hashed, public, "
-                                                         "private (needs the flag below).")] = None,
+    param_visibility: Annotated[Visibility | None, typer.Option(
+        metavar="VIS", help="Override: fixed, hashed, public, private (needs the flag "
+        "below).")] = None,
     allow_unbound_model: Annotated[bool, typer.Option(
         "--allow-unbound-model",
         help="Accept param visibility 'private': proofs are then NOT bound to this model."),
     ] = False,
-    tune: Annotated[str, typer.Option(
+    tune: Annotated[TuneMode, typer.Option(
         "--tune", metavar="MODE", help="none: zkml's settings; quick: layout estimates and "
         "1-3 calibrations, no proof (seconds); thorough: proves the best candidates "
-        "(minutes). Never dearer than ezkl's own defaults.")] = "none",
+        "(minutes). Never dearer than ezkl's own defaults.")] = TuneMode.none,
     segments: Annotated[str | None, typer.Option(
         "--segments", help="Split proving: cut the model into K segments, or 'auto' (the "
         "fewest that fit --max-memory); as `zkml split compile`, then `zkml split setup|prove"
@@ -154,26 +159,23 @@ def compile_cmd(
     if segments is not None or max_memory is not None:
         from zkml.cli.split import compile_split_dir
 
-        if tune != "none" or calibration or param_visibility or allow_unbound_model:
+        if tune is not TuneMode.none or calibration or param_visibility or allow_unbound_model:
             raise ZkmlValueError("--segments takes --max-memory and --preset only: split "
                                  "proving calibrates each segment on its own.")
         return compile_split_dir(dir, segments or "auto", max_memory,
-                                 preset or "private-input", as_json)
-    from zkml.api import compile_model
+                                 preset.value if preset else "private-input", as_json)
+    from zkml.pipeline import compile_model
     from zkml.presets import get_preset, visibility_for
-    from zkml.tuning.tuner import check_mode
-
-    mode = False if tune == "none" else check_mode(tune)  # before any file is read
-    if preset is not None:
-        get_preset(preset)  # an unknown name fails before any file is read
+    mode = False if tune is TuneMode.none else tune.value
     exported = BuildDir(dir).exported()
     zoo = _build_settings(dir)
-    chosen = preset or zoo.get("preset", "private-input")
-    visibility_for(get_preset(chosen), param_visibility=param_visibility,
+    chosen = preset.value if preset else zoo.get("preset", "private-input")
+    visibility = param_visibility.value if param_visibility else None
+    visibility_for(get_preset(chosen), param_visibility=visibility,
                    allow_unbound_model=allow_unbound_model)
     cfg = dict(zoo.get("config", {}))
-    if param_visibility:
-        cfg["param_visibility"] = param_visibility
+    if visibility:
+        cfg["param_visibility"] = visibility
     cfg["allow_unbound_model"] = allow_unbound_model
     samples = (_npy(calibration, "--calibration") if calibration
                else _npy(dir / BuildDir.CALIBRATION, "calibration samples", producer=dir))
@@ -230,18 +232,17 @@ def tune_cmd(
                                               "sample (classifiers).")] = True,
     min_gain: Annotated[float, typer.Option(help="Measured prove-time gain needed to leave "
                                             "ezkl's defaults (0.1 = 10%).")] = 0.1,
-    mode: Annotated[str, typer.Option(help="thorough: prove the best candidates (minutes); "
-                                      "quick: layout estimates and 1-3 calibrations, no "
-                                      "proof (seconds).")] = "thorough",
+    mode: Annotated[SearchMode, typer.Option(
+        "--tune", "--mode", metavar="MODE", help="thorough: prove the best candidates "
+        "(minutes); quick: layout estimates and 1-3 calibrations, no proof (seconds).")]
+    = SearchMode.thorough,
     as_json: JsonOpt = False,
 ) -> None:
     """Search circuit settings for the fastest circuit within the accuracy bound (cached);
     the next `zkml compile` uses them. Never picks settings slower than ezkl's defaults."""
     from zkml.chain.gas import VerifyGasMeter
     from zkml.tuning.cached import tune_cached
-    from zkml.tuning.tuner import AccuracyBound, check_mode
-
-    check_mode(mode)  # before any file is read
+    from zkml.tuning.tuner import AccuracyBound, TuneTask
     exported = BuildDir(dir).exported()
     zoo_path = dir / BuildDir.ZOO
     zoo = _build_settings(dir)
@@ -251,10 +252,13 @@ def tune_cmd(
                 else _npy(dir / BuildDir.EVAL, "held-out samples (or pass --eval FILE)",
                           producer=dir))
     with VerifyGasMeter() as meter:  # a local chain, started only if a candidate is measured
-        cfg, report = tune_cached(
-            exported, samples, held_out, preset=zoo.get("preset", "private-input"), base=base,
-            bound=AccuracyBound(max_error_fraction=max_error, same_argmax=same_argmax),
-            min_gain=min_gain, gas_meter=meter if mode == "thorough" else None, mode=mode)
+        task = TuneTask.of(exported, samples, held_out,
+                           preset=zoo.get("preset", "private-input"), base=base,
+                           bound=AccuracyBound(max_error_fraction=max_error,
+                                               same_argmax=same_argmax))
+        cfg, report = tune_cached(task, min_gain=min_gain,
+                                  gas_meter=meter if mode is SearchMode.thorough else None,
+                                  mode=mode.value)
     zoo_path.write_text(json.dumps({**zoo, "config": cfg.model_dump()}))
     if as_json:
         out.print_json(json.dumps(report, default=str))

@@ -28,8 +28,8 @@ def publish_cmd(
 ) -> None:
     """Write a verification package: verifying key, settings, SRS identity, verifier, ids,
     layout. Public by construction; `zkml verify BUNDLE --package PKG` works on any machine."""
-    from zkml.api import publish
     from zkml.artifacts import ModelRegistration, VerifierContract, load_artifact
+    from zkml.pipeline import publish
 
     keys = BuildDir(dir).keys()
     verifier = (load_artifact(VerifierContract, dir / BuildDir.VERIFIER)

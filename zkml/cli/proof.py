@@ -10,10 +10,13 @@ import typer
 from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
     DEFAULT_KEY_ENV,
+    Backend,
+    BackendOpt,
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
     RegistryRpcOpt,
+    backend_name,
     err,
     handle_errors,
     need_file,
@@ -113,7 +116,7 @@ def prove_batch_cmd(
                                            ".json/.npy inputs.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Bundles + manifest.json.")]
     = Path("build/batch"),
-    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    backend: BackendOpt = Backend.local,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a "
                                                 "local one).")] = None,
     workers: Annotated[int | None, typer.Option(help="Concurrent proofs (default: CPUs).")]
@@ -140,8 +143,6 @@ def prove_batch_cmd(
     from zkml.errors import ZkmlValueError
     from zkml.proof.batch import prove_batch, read_inputs
 
-    if backend not in ("local", "ray"):
-        raise typer.BadParameter("backend must be local or ray")
     # everything that can fail fast does, before the first proof
     items = read_inputs(inputs)
     target = None
@@ -166,7 +167,7 @@ def prove_batch_cmd(
 
     keys = BuildDir(dir).keys()
     with proof_bar(as_json) as on_result:
-        res = prove_batch(keys, items, out_dir, backend=backend,  # type: ignore[arg-type]
+        res = prove_batch(keys, items, out_dir, backend=backend_name(backend),
                           address=address, workers=workers,
                           max_memory=int(max_memory * 1e9) if max_memory else None,
                           verify=verify, on_result=on_result)

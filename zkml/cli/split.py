@@ -14,16 +14,22 @@ import typer
 
 from zkml.cli._dir import BuildDir
 from zkml.cli.common import (
+    DEFAULT_PRESET,
+    Backend,
+    BackendOpt,
     DirOpt,
     JsonOpt,
     KeyEnvOpt,
+    PresetName,
     RegistryRpcOpt,
+    backend_name,
     need_file,
     registry_chain,
 )
 from zkml.cli.common import emit as _emit
 from zkml.cli.common import handle_errors as _handle_errors
 from zkml.errors import ZkmlValueError
+from zkml.presets import PRESETS
 
 app = typer.Typer(help="Split proving: cut one model into segments proven in parallel "
                   "(compile, setup, prove, verify, deploy, verify-onchain).",
@@ -63,14 +69,15 @@ def compile_cmd(
     max_memory: Annotated[float | None, typer.Option(
         "--max-memory", help="GB one segment proof may use (with --segments auto); default: "
         "this machine's share for one proof.")] = None,
-    preset: Annotated[str, typer.Option(help="Privacy preset of the model's own input and "
-                                        "output: private-input, public or committed-input.")]
-    = "private-input",
+    preset: Annotated[PresetName, typer.Option(
+        metavar="PRESET", help="Privacy preset of the model's own input and output: "
+        + ", ".join(PRESETS) + ".")]
+    = DEFAULT_PRESET,
     as_json: JsonOpt = False,
 ) -> None:
     """Cut the model at tensor boundaries (balanced by rows; a too-big layer into channel
     groups) and compile every segment."""
-    compile_split_dir(dir, segments, max_memory, preset, as_json)
+    compile_split_dir(dir, segments, max_memory, preset.value, as_json)
 
 
 def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset: str,
@@ -111,8 +118,9 @@ def compile_split_dir(dir: Path, segments: str, max_memory: float | None, preset
 @_handle_errors
 def setup_cmd(dir: DirOpt, as_json: JsonOpt = False) -> None:
     """Make every segment's keys with one SRS; print the split model id."""
-    from zkml.artifacts import SplitCircuit, load_artifact, save_artifact
+    from zkml.artifacts import load_artifact, save_artifact
     from zkml.proof.keys import setup
+    from zkml.split_artifacts import SplitCircuit
 
     keys = setup(load_artifact(SplitCircuit, _need(dir, BuildDir.SPLIT, "compile")))
     save_artifact(keys, dir / "split-keys.json")
@@ -121,7 +129,8 @@ def setup_cmd(dir: DirOpt, as_json: JsonOpt = False) -> None:
 
 
 def _keys(dir: Path) -> object:
-    from zkml.artifacts import SplitKeys, load_artifact
+    from zkml.artifacts import load_artifact
+    from zkml.split_artifacts import SplitKeys
 
     return load_artifact(SplitKeys, _need(dir, "split-keys.json", "setup"))
 
@@ -132,7 +141,7 @@ def prove_cmd(
     dir: DirOpt,
     input: Annotated[Path, typer.Argument(help="Input as .json or .npy.")],
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("split.bundle.json"),
-    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    backend: BackendOpt = Backend.local,
     workers: Annotated[int | None, typer.Option(help="Segment proofs at once.")] = None,
     address: Annotated[str | None, typer.Option(
         help="Ray cluster address to join (segment keys travel with their tasks).")] = None,
@@ -146,14 +155,13 @@ def prove_cmd(
 ) -> None:
     """Prove one inference: witness chain once, segment proofs in parallel. With the
     committed-input preset, also the commitment's opening (private: keep it, never share it)."""
-    from zkml.artifacts import SplitKeys, save_artifact
+    from zkml.artifacts import save_artifact
     from zkml.errors import InputError
     from zkml.presets import get_preset
     from zkml.proof.commitment import opening_path_for, write_opening
     from zkml.proof.split_prove import prove_split_with_opening
+    from zkml.split_artifacts import SplitKeys
 
-    if backend not in ("local", "ray"):
-        raise ZkmlValueError(f"--backend {backend!r}: choose local or ray.")
     if workers is not None and workers < 1:
         raise ZkmlValueError("--workers: at least 1.")
     need_file(input, "an input file (.json or .npy)", InputError)
@@ -162,7 +170,7 @@ def prove_cmd(
     if opening is not None and not get_preset(keys.circuit.preset).commits_input:
         raise ZkmlValueError(f"--opening: preset {keys.circuit.preset} commits to no input; "
                              "the opening is for committed-input proofs only.")
-    bundle, secret = prove_split_with_opening(keys, input, backend=backend,  # type: ignore[arg-type]
+    bundle, secret = prove_split_with_opening(keys, input, backend=backend_name(backend),
                                               workers=workers, address=address,
                                               reuse=not fresh)
     save_artifact(bundle, output)
@@ -179,9 +187,9 @@ def prove_cmd(
 def verify_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
                as_json: JsonOpt = False) -> None:
     """Check every segment proof and every link; exit 1 if invalid."""
-    from zkml.artifacts import SplitKeys
     from zkml.errors import BundleError
     from zkml.proof.split_verify import verify_split_detailed
+    from zkml.split_artifacts import SplitKeys
 
     need_file(bundle, "a split bundle JSON (`zkml split prove` writes it)", BundleError)
     keys = _keys(dir)
@@ -198,8 +206,9 @@ def verify_cmd(dir: DirOpt, bundle: Annotated[Path, typer.Argument()],
 def deploy_cmd(dir: DirOpt, rpc_url: RegistryRpcOpt = None, key_env: KeyEnvOpt = _KEY_ENV,
                as_json: JsonOpt = False) -> None:
     """Deploy every segment verifier and the SplitVerifier joining them."""
-    from zkml.artifacts import SplitKeys, save_artifact
+    from zkml.artifacts import save_artifact
     from zkml.chain.split import deploy_split_verifier
+    from zkml.split_artifacts import SplitKeys
 
     keys = _keys(dir)
     assert isinstance(keys, SplitKeys)

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zkml import _ezkl
 from zkml._utils import FIELD_MODULUS, atomic_write_bytes
-from zkml.artifacts import ProofBundle, SplitBundle
+from zkml.artifacts import ProofBundle
 from zkml.errors import ArtifactError, BundleError, ZkmlValueError
 from zkml.model.salt import SALT_ELEMENTS, salt_values
 from zkml.proof.assemble import opening_path_for
+from zkml.split_artifacts import SplitBundle
 from zkml.version import OPENING_FORMAT
 
 __all__ = ["OPENING_FORMAT", "CommitmentOpening", "write_opening", "load_opening",

@@ -12,17 +12,10 @@ from typing import overload
 from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import digest_of, sha256_file
-from zkml.artifacts import (
-    Circuit,
-    Keys,
-    SegmentLink,
-    SplitCircuit,
-    SplitKeys,
-    load_artifact,
-    save_artifact,
-)
+from zkml.artifacts import Circuit, Keys, load_artifact, save_artifact
 from zkml.errors import ArtifactError, SrsError
 from zkml.proof.srs import SrsFile, resolve_srs
+from zkml.split_artifacts import SegmentLink, SplitCircuit, SplitKeys
 
 __all__ = ["setup", "keys_for_model", "split_model_id"]
 

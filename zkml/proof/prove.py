@@ -11,7 +11,7 @@ from typing_extensions import Unpack
 
 from zkml import _ezkl, cache
 from zkml._utils import sha256_file
-from zkml.artifacts import Keys, ProofBundle, SplitBundle, SplitKeys
+from zkml.artifacts import Keys, ProofBundle
 from zkml.errors import ProveError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
@@ -19,6 +19,7 @@ from zkml.proof.assemble import facts_of
 from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
 from zkml.proof.inputs import check_input, check_inputs
 from zkml.proof.job import ProveJob, discard_job, finish_job, run_job
+from zkml.split_artifacts import SplitBundle, SplitKeys
 
 if TYPE_CHECKING:
     from zkml.proof.split_prove import SplitOptions

@@ -21,13 +21,14 @@ from typing_extensions import Unpack
 from zkml import _ezkl, cache
 from zkml._progress import step
 from zkml._utils import dequantize, digest_of, sha256_bytes, sha256_file
-from zkml.artifacts import Keys, SegmentProof, SplitBundle, SplitKeys
+from zkml.artifacts import Keys
 from zkml.errors import InputRangeError, ProveError, ZkmlError, ZkmlValueError
 from zkml.model.salt import draw_salt, salt_values
 from zkml.presets import get_preset
 from zkml.proof.commitment import CommitmentOpening, refuse_needless_opening, write_opening
 from zkml.proof.inputs import check_inputs
 from zkml.proof.pool import key_files, node_keys, run_local, run_ray
+from zkml.split_artifacts import SegmentProof, SplitBundle, SplitKeys
 from zkml.version import __version__
 
 __all__ = ["prove_split", "prove_split_with_opening"]

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from zkml import _ezkl, cache
 from zkml._utils import FIELD_MODULUS, dequantize
-from zkml.artifacts import SPLIT_BUNDLE_FORMAT, SplitBundle, SplitKeys
 from zkml.errors import BundleError
 from zkml.presets import get_preset
 from zkml.proof.bundle import Verification
+from zkml.split_artifacts import SPLIT_BUNDLE_FORMAT, SplitBundle, SplitKeys
 
 __all__ = ["verify_split", "verify_split_detailed", "load_split_bundle", "segment_problem",
            "link_problem"]

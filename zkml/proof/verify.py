@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkml import _ezkl, cache
-from zkml.artifacts import Keys, ProofBundle, SplitBundle, SplitKeys
+from zkml.artifacts import Keys, ProofBundle
 from zkml.errors import ZkmlValueError
 from zkml.proof.bundle import (
     Verification,
@@ -25,6 +25,7 @@ from zkml.proof.bundle import (
 )
 from zkml.proof.keys import keys_for_model
 from zkml.proof.package import LoadedPackage, load_package
+from zkml.split_artifacts import SplitBundle, SplitKeys
 
 __all__ = ["verify", "verify_detailed", "Verification", "load_bundle", "parse_instances",
            "proof_bytes"]

@@ -12,56 +12,53 @@ import numpy as np
 
 from zkml import cache
 from zkml._utils import digest_of, sha256_bytes
-from zkml.artifacts import ExportedModel
-from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import MEMORY_FIXED_COLUMNS, TIME_FIXED_COLUMNS
 from zkml.tuning import tuner as _t
 from zkml.tuning.tuner import (
     DEFAULT_GRID,
     TOLERANCE,
-    AccuracyBound,
     GasMeter,
+    TuneTask,
     check_mode,
-    tune,
+    search,
 )
 
 __all__ = ["tune_cached", "tune_key"]
 
 
-def tune_key(exported: ExportedModel, calibration: Any, eval_inputs: Any, preset: str,
-             base: CompileConfig, bound: AccuracyBound, grid: dict[str, list[Any]],
-             search: dict[str, Any]) -> str:
-    # samples as the compile stage reads them: packed rows for a model of several inputs
-    cal = np.asarray(model_samples(calibration, exported), dtype=np.float64)
-    ev = np.asarray(model_samples(eval_inputs, exported), dtype=np.float64)
-    return digest_of("tune/6", exported.onnx_sha256, sha256_bytes(cal.tobytes()),
-                     sha256_bytes(ev.tobytes()), preset, base.model_dump(), bound.model_dump(),
-                     grid, search, TIME_FIXED_COLUMNS, MEMORY_FIXED_COLUMNS, TOLERANCE)
+def tune_key(task: TuneTask, grid: dict[str, list[Any]], params: dict[str, Any]) -> str:
+    # the samples as the compile stage reads them: packed rows for a model of several inputs
+    cal = np.asarray(task.cal, dtype=np.float64)
+    ev = np.asarray(task.evals, dtype=np.float64)
+    return digest_of("tune/7", task.exported.onnx_sha256, sha256_bytes(cal.tobytes()),
+                     sha256_bytes(ev.tobytes()), task.preset, task.base.model_dump(),
+                     task.bound.model_dump(), grid, params, TIME_FIXED_COLUMNS,
+                     MEMORY_FIXED_COLUMNS, TOLERANCE)
 
 
-def tune_cached(exported: ExportedModel, calibration: Any, eval_inputs: Any, *,
-                preset: str = "private-input", base: CompileConfig | None = None,
-                bound: AccuracyBound | None = None, grid: dict[str, list[Any]] | None = None,
+def tune_cached(task: TuneTask, *, grid: dict[str, list[Any]] | None = None,
                 measure_top: int = 2, max_calibrations: int = 10,
                 min_gain: float = 0.10, gas_meter: GasMeter | None = None,
                 mode: str = "thorough") -> tuple[CompileConfig, dict[str, Any]]:
-    """:func:`tune`, cached with the model's artifacts: returns (config, report).
+    """:func:`zkml.tune` on ``task``, cached with the model's artifacts: returns (config,
+    report).
 
     With and without ``gas_meter`` are cached apart (the choice may differ), as are the modes.
     """
     check_mode(mode)
-    base, bound, grid = base or CompileConfig(), bound or AccuracyBound(), grid or DEFAULT_GRID
-    search: dict[str, Any] = {"measure_top": measure_top, "max_calibrations": max_calibrations,
+    grid = grid or DEFAULT_GRID
+    params: dict[str, Any] = {"measure_top": measure_top, "max_calibrations": max_calibrations,
                               "min_gain": min_gain, "verify_gas": gas_meter is not None}
     if mode == "quick":  # thorough keeps the key it had before modes existed
-        search = {"mode": "quick", "max_calibrations": max_calibrations, "min_gain": min_gain}
-    key = tune_key(exported, calibration, eval_inputs, preset, base, bound, grid, search)
+        params = {"mode": "quick", "max_calibrations": max_calibrations, "min_gain": min_gain}
+    key = tune_key(task, grid, params)
 
     def build(tmp: Any) -> dict[str, object]:
         t0 = _t._clock()
-        r = tune(exported, calibration, eval_inputs, preset=preset, base=base, bound=bound,
-                 grid=grid, measure_top=measure_top, max_calibrations=max_calibrations,
-                 min_gain=min_gain, gas_meter=gas_meter, mode=mode)
+        r = search(task, grid=grid, measure_top=measure_top,
+                   max_calibrations=max_calibrations, min_gain=min_gain, gas_meter=gas_meter,
+                   mode=mode)
         return {"config": r.config.model_dump(), "message": r.message, "mode": mode,
                 "beat_default": r.beat_default, "speedup": r.speedup,
                 "tune_seconds": _t._clock() - t0,

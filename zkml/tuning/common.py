@@ -9,6 +9,7 @@ import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,15 @@ from zkml.artifacts import Circuit, ExportedModel, Keys, ProofBundle, Quantizati
 from zkml.circuit.compile import (
     CompileConfig,
     UnfaithfulCircuitWarning,
-    compile_model,
+    build_circuit,
     evaluate,
+    model_samples,
 )
 from zkml.circuit.cost import relative_cost
+from zkml.circuit.layout import estimate_rows, estimate_rows_of
 from zkml.errors import CompileError, InputRangeError, ZkmlValueError
 
-__all__ = ["AccuracyBound", "Candidate", "TuneResult", "DEFAULT_GRID", "EZKL_DEFAULT",
+__all__ = ["AccuracyBound", "Candidate", "TuneResult", "TuneTask", "DEFAULT_GRID", "EZKL_DEFAULT",
            "GasMeter", "MODES", "TOLERANCE", "check_mode", "default_config",
            "calibrate_candidate", "judge_candidate", "grid_configs", "label"]
 
@@ -109,11 +112,62 @@ class TuneResult:
         return None
 
 
-def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, cal: np.ndarray,
-               evals: np.ndarray, preset: str, bound: AccuracyBound, classifier: bool,
-               *, judge: bool = True) -> None:
-    """Calibrate and compile ``cand`` (cached by content), then (``judge``) check it on
-    ``evals``; without ``judge`` its accuracy is left unknown until :func:`judge_candidate`.
+@dataclass(frozen=True, eq=False)
+class TuneTask:
+    """One search's subject, built once where the search starts (the API boundary, the CLI):
+    the model, its calibration and held-out samples as the compile stage reads them
+    (converted here, once), the preset, the settings the search varies and the accuracy
+    bound. Every tuning step takes the task; only its methods hand the model to the compile
+    stage."""
+
+    exported: ExportedModel
+    cal: np.ndarray
+    evals: np.ndarray
+    preset: str
+    base: CompileConfig
+    bound: AccuracyBound
+
+    @classmethod
+    def of(cls, exported: ExportedModel, calibration: Any, eval_inputs: Any = None, *,
+           preset: str = "private-input", base: CompileConfig | None = None,
+           bound: AccuracyBound | None = None) -> TuneTask:
+        """The task for ``exported``; held-out samples default to 16 of the calibration
+        samples, spread over them.
+
+        Raises:
+            InputShapeError, InputError: samples that do not fit the model's inputs.
+        """
+        cal = model_samples(calibration, exported)
+        evals = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
+                 if eval_inputs is None else model_samples(eval_inputs, exported))
+        return cls(exported, cal, evals, preset, base or CompileConfig(),
+                   bound or AccuracyBound())
+
+    @property
+    def classifier(self) -> bool:
+        """Several outputs judged by their argmax too."""
+        return int(np.prod(self.exported.output_shape)) > 1 and self.bound.same_argmax
+
+    def compile(self, config: CompileConfig) -> Circuit:
+        """The model calibrated on the task's samples and compiled with ``config`` (cached)."""
+        return build_circuit(self.exported, self.cal, preset=self.preset, config=config)
+
+    def lay_out(self, config: CompileConfig) -> tuple[int, int]:
+        """(rows, logrows) the model lays out in with ``config``, without calibrating."""
+        return estimate_rows(self.exported, preset=self.preset, config=config)
+
+    def rows_with(self, config: CompileConfig, overrides: dict[str, Any]) -> int:
+        """The rows the model lays out in with ``config`` and ezkl run-arg ``overrides``."""
+        rows, _ = estimate_rows_of(Path(self.exported.onnx_path), preset=self.preset,
+                                   config=config, overrides=overrides)
+        return rows
+
+
+def calibrate_candidate(cand: Candidate, label: str, task: TuneTask, *,
+                        judge: bool = True) -> None:
+    """Calibrate and compile ``cand`` (cached by content), then (``judge``) check it on the
+    task's held-out samples; without ``judge`` its accuracy is left unknown until
+    :func:`judge_candidate`.
 
     The tuner's calibration hook: both modes calibrate through it (a test counts them)."""
     c = cand.config
@@ -121,8 +175,8 @@ def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, ca
         try:
             with warnings.catch_warnings():  # the accuracy bound judges candidates
                 warnings.simplefilter("ignore", UnfaithfulCircuitWarning)
-                circuit = compile_model(exported, cal, preset=preset, config=c)
-            report = evaluate(circuit, evals) if judge else None
+                circuit = task.compile(c)
+            report = evaluate(circuit, task.evals) if judge else None
         except (CompileError, InputRangeError) as e:
             cand.error = str(e).splitlines()[0][:200]
             return
@@ -130,22 +184,22 @@ def calibrate_candidate(cand: Candidate, label: str, exported: ExportedModel, ca
     cand.logrows, cand.num_rows = circuit.logrows, circuit.num_rows
     cand.cost = relative_cost(c.num_inner_cols, circuit.logrows)
     if report is not None:
-        _judge(cand, report, bound, classifier)
+        _judge(cand, report, task.bound, task.classifier)
 
 
-def judge_candidate(cand: Candidate, evals: np.ndarray, bound: AccuracyBound,
-                    classifier: bool) -> None:
-    """Check a calibrated candidate on ``evals`` (when :func:`calibrate_candidate` did not):
-    its error, argmax agreement and whether it is within ``bound``. A sample that does not fit
-    its ranges leaves its accuracy unknown (``error`` says why)."""
+def judge_candidate(cand: Candidate, task: TuneTask) -> None:
+    """Check a calibrated candidate on the task's held-out samples (when
+    :func:`calibrate_candidate` did not): its error, argmax agreement and whether it is within
+    the bound. A sample that does not fit its ranges leaves its accuracy unknown (``error``
+    says why)."""
     if cand.circuit is None or cand.max_abs_error is not None:
         return
     try:
-        report = evaluate(cand.circuit, evals)
+        report = evaluate(cand.circuit, task.evals)
     except (CompileError, InputRangeError) as e:
         cand.error = str(e).splitlines()[0][:200]
         return
-    _judge(cand, report, bound, classifier)
+    _judge(cand, report, task.bound, task.classifier)
 
 
 def _judge(cand: Candidate, report: QuantizationReport, bound: AccuracyBound,

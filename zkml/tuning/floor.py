@@ -17,11 +17,11 @@ import numpy as np
 
 from zkml import _ezkl
 from zkml._progress import step
-from zkml.artifacts import Circuit, ExportedModel
+from zkml.artifacts import Circuit
 from zkml.choice import CostFigures, SettingsChoice, columns_text
-from zkml.circuit.compile import CompileConfig, compile_model
+from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import estimate_cost, max_logrows_for_memory
-from zkml.tuning.common import EZKL_DEFAULT, default_config
+from zkml.tuning.common import EZKL_DEFAULT, TuneTask, default_config
 
 __all__ = ["RANGE_TABLE_LOGROWS", "floor_config", "figures", "bound_figures", "settle",
            "ezkl_default_circuit"]
@@ -38,11 +38,10 @@ def floor_config(base: CompileConfig) -> CompileConfig:
                                                      max_logrows_for_memory(2))})
 
 
-def ezkl_default_circuit(exported: ExportedModel, samples: np.ndarray, *, preset: str,
-                         base: CompileConfig) -> Circuit:
-    """ezkl's default circuit for the model (calibrated once, cached by content)."""
+def ezkl_default_circuit(task: TuneTask) -> Circuit:
+    """ezkl's default circuit for the task's model (calibrated once, cached by content)."""
     with step("Calibrating ezkl's own default settings (the floor)"):
-        return compile_model(exported, samples, preset=preset, config=floor_config(base))
+        return task.compile(floor_config(task.base))
 
 
 def figures(circuit: Circuit) -> CostFigures:
@@ -68,13 +67,12 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
-def settle(exported: ExportedModel, samples: np.ndarray, chosen: Circuit, *, preset: str,
-           base: CompileConfig, mode: str, why: str = "",
+def settle(task: TuneTask, chosen: Circuit, *, mode: str, why: str = "",
            measured: tuple[float, float] | None = None) -> Circuit:
     """``chosen``, or ezkl's default circuit where ``chosen`` is estimated dearer.
 
     Args:
-        exported, samples, preset, base: as the compile of ``chosen`` had them.
+        task: the model, samples, preset and base settings the compile of ``chosen`` had.
         chosen: the circuit the mode picked.
         mode: "none", "quick" or "thorough" (recorded).
         why: the mode's own reason, prefixed to the decision's.
@@ -92,7 +90,7 @@ def settle(exported: ExportedModel, samples: np.ndarray, chosen: Circuit, *, pre
             reason=f"{lead}logrows {mine.logrows} with {columns_text(mine.num_inner_cols)}: never "
                    f"dearer than ezkl's default, whose range table alone needs logrows >= "
                    f"{RANGE_TABLE_LOGROWS}")})
-    floor = ezkl_default_circuit(exported, samples, preset=preset, base=base)
+    floor = ezkl_default_circuit(task)
     ref = figures(floor)
     if floor.digest == chosen.digest:
         return floor.model_copy(update={"choice": SettingsChoice(

@@ -34,15 +34,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from zkml import _ezkl
 from zkml._progress import step
-from zkml.artifacts import ExportedModel
 from zkml.choice import columns_text
 from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import relative_cost
-from zkml.circuit.layout import estimate_rows, estimate_rows_of
 from zkml.errors import CompileError
 from zkml.tuning import common as _c
 from zkml.tuning.floor import RANGE_TABLE_LOGROWS, floor_config
@@ -81,22 +77,19 @@ _NOT_CHEAPER = "its fewest rows cannot beat ezkl's defaults"
 MAX_RELAYOUTS = 24
 
 
-def _rows_at_scale(exported: ExportedModel, preset: str, config: CompileConfig, scale: int,
-                   rebase: int) -> int:
+def _rows_at_scale(task: _c.TuneTask, config: CompileConfig, scale: int, rebase: int) -> int:
     """The rows ezkl lays ``config`` out in at this scale and rebase multiplier."""
-    rows, _ = estimate_rows_of(Path(exported.onnx_path), preset=preset, config=config,
-                               overrides={"input_scale": scale, "param_scale": scale,
-                                          "scale_rebase_multiplier": rebase})
-    return rows
+    return task.rows_with(config, {"input_scale": scale, "param_scale": scale,
+                                   "scale_rebase_multiplier": rebase})
 
 
-def _relay_out(exported: ExportedModel, preset: str, cand: _c.Candidate,
-               tables: dict[int, int], growth: float) -> None:
+def _relay_out(task: _c.TuneTask, cand: _c.Candidate, tables: dict[int, int],
+               growth: float) -> None:
     """``cand``'s rows at its own scale and rebase multiplier, grown as the floor's grew from
     its layout to its calibrated circuit; its logrows with the tables."""
     scale = (cand.config.scales or [0])[0]
     try:
-        rows = _rows_at_scale(exported, preset, cand.config, scale,
+        rows = _rows_at_scale(task, cand.config, scale,
                               (cand.config.rebase_multipliers or [1])[0])
     except CompileError as e:
         cand.error = str(e).splitlines()[0][:200]
@@ -126,13 +119,8 @@ def _no_worse(cand: _c.Candidate, default: _c.Candidate) -> bool:
 
 
 def tune_quick(
-    exported: ExportedModel,
-    cal: np.ndarray,
-    evals: np.ndarray,
+    task: _c.TuneTask,
     *,
-    preset: str,
-    base: CompileConfig,
-    bound: _c.AccuracyBound,
     grid: dict[str, list[Any]],
     max_calibrations: int = QUICK_CALIBRATIONS,
     min_gain: float = 0.10,
@@ -145,15 +133,14 @@ def tune_quick(
     Raises:
         CompileError: ezkl cannot lay the model out with its default settings.
     """
-    classifier = int(np.prod(exported.output_shape)) > 1 and bound.same_argmax
-    default = _c.Candidate(floor_config(base))
+    default = _c.Candidate(floor_config(task.base))
     layouts: dict[tuple[int, int, int, int], tuple[int, int] | str] = {}
 
     def lay_out(cand: _c.Candidate) -> None:
         key = _layout_key(cand.config)
         if key not in layouts:
             try:
-                layouts[key] = estimate_rows(exported, preset=preset, config=cand.config)
+                layouts[key] = task.lay_out(cand.config)
             except CompileError as e:
                 layouts[key] = str(e).splitlines()[0][:200]
         got = layouts[key]
@@ -163,14 +150,13 @@ def tune_quick(
             cand.est_rows, cand.est_logrows = got
 
     def calibrate(cand: _c.Candidate, what: str, judge: bool = True) -> None:
-        _c.calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier,
-                               judge=judge)
+        _c.calibrate_candidate(cand, what, task, judge=judge)
 
     def no_worse(cand: _c.Candidate) -> bool:
         # the floor is judged on the held-out samples only when a candidate needs it (an
         # inaccurate one): a witness per sample, seconds on a LeNet-size model
         if not cand.accurate:
-            _c.judge_candidate(default, evals, bound, classifier)
+            _c.judge_candidate(default, task)
         return _no_worse(cand, default)
 
     # never more columns than ezkl's default; one column where the grid allows it
@@ -178,7 +164,7 @@ def tune_quick(
                   or {_c.EZKL_DEFAULT.num_inner_cols})
     seen = {default.config.model_dump_json()}
     layout_cands = []
-    for cfg in _c.grid_configs(base, {**grid, "num_inner_cols": cols, "scales": [None],
+    for cfg in _c.grid_configs(task.base, {**grid, "num_inner_cols": cols, "scales": [None],
                                       "lookup_margin": [2.0]}, lookups=False):
         if cfg.model_dump_json() not in seen:
             seen.add(cfg.model_dump_json())
@@ -200,7 +186,7 @@ def tune_quick(
     # is a clear enough win to skip the floor for)
     below = [c for c in laid if (c.est_logrows or 99) < RANGE_TABLE_LOGROWS]
     guesses: list[_c.Candidate] = []
-    if below and not (LOOKUP_OPS & set(exported.ops)):
+    if below and not (LOOKUP_OPS & set(task.exported.ops)):
         first = below[0]
         # one pass at the scale ezkl's search settles on for a model without lookup tables
         # (the largest among the fewest logrows: SCALE_GUESS on every such corpus model)
@@ -235,7 +221,7 @@ def tune_quick(
     # (an LSTM: 3x, as its lookups' ranges become known); a candidate's layout is assumed to
     # grow as the floor's did, so such a model spends no calibration on a hopeless candidate
     try:
-        laid_floor = _rows_at_scale(exported, preset, default.config, found.input_scale,
+        laid_floor = _rows_at_scale(task, default.config, found.input_scale,
                                     found.scale_rebase_multiplier)
         growth = max(1.0, found.num_rows / max(laid_floor, 1))
     except CompileError:
@@ -287,7 +273,7 @@ def tune_quick(
                 cand.skipped = f"not laid out at its scale (budget of {MAX_RELAYOUTS} spent)"
                 continue
             refined.add(id(cand))
-            _relay_out(exported, preset, cand, tables, growth)
+            _relay_out(task, cand, tables, growth)
             pending = sorted([*pending, cand], key=rank)
         else:
             spent += 1

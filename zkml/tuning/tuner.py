@@ -25,9 +25,8 @@ import numpy as np
 from zkml import _ezkl
 from zkml._progress import step
 from zkml.artifacts import ExportedModel
-from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.circuit.compile import CompileConfig
 from zkml.circuit.cost import estimate_cost, relative_cost
-from zkml.circuit.layout import estimate_rows
 from zkml.errors import CompileError, ZkmlError
 from zkml.proof.keys import setup
 from zkml.proof.prove import prove
@@ -40,6 +39,7 @@ from zkml.tuning.common import (
     Candidate,
     GasMeter,
     TuneResult,
+    TuneTask,
     calibrate_candidate,
     check_mode,
     grid_configs,
@@ -48,7 +48,8 @@ from zkml.tuning.common import (
 from zkml.tuning.floor import floor_config
 from zkml.tuning.quick import QUICK_CALIBRATIONS, tune_quick
 
-__all__ = ["AccuracyBound", "Candidate", "TuneResult", "tune", "DEFAULT_GRID", "EZKL_DEFAULT",
+__all__ = ["AccuracyBound", "Candidate", "TuneResult", "TuneTask", "tune", "search",
+           "DEFAULT_GRID", "EZKL_DEFAULT",
            "GasMeter", "MODES", "TOLERANCE", "check_mode"]
 
 #: The timer the tuner measures setup and prove with. A module attribute read at call time, so
@@ -155,26 +156,36 @@ def tune(
         >>> fast = zkml.tune(exported, X_train, X_test[:20], mode="quick")
     """
     check_mode(mode)
-    bound = bound or AccuracyBound()
-    base = base or CompileConfig()
-    grid = grid or DEFAULT_GRID
-    evals = model_samples(eval_inputs, exported)
-    cal = model_samples(calibration, exported)
+    task = TuneTask.of(exported, calibration, eval_inputs, preset=preset, base=base,
+                       bound=bound)
+    return search(task, grid=grid or DEFAULT_GRID, measure_top=measure_top,
+                  max_calibrations=max_calibrations, min_gain=min_gain, gas_meter=gas_meter,
+                  mode=mode)
+
+
+def search(task: TuneTask, *, grid: dict[str, list[Any]], measure_top: int = 2,
+           max_calibrations: int = 10, min_gain: float = 0.10,
+           gas_meter: GasMeter | None = None, mode: str = "thorough") -> TuneResult:
+    """:func:`tune` on a task built at the caller's boundary (its samples converted once).
+
+    Raises:
+        CompileError: ezkl's default settings do not compile the model.
+        ZkmlValueError: ``mode`` is neither quick nor thorough.
+    """
+    check_mode(mode)
     if mode == "quick":
-        return tune_quick(exported, cal, evals, preset=preset, base=base, bound=bound,
-                          grid=grid, min_gain=min_gain,
+        return tune_quick(task, grid=grid, min_gain=min_gain,
                           max_calibrations=min(max_calibrations, QUICK_CALIBRATIONS))
-    classifier = int(np.prod(exported.output_shape)) > 1 and bound.same_argmax
 
     def calibrate(cand: Candidate, what: str) -> None:
-        calibrate_candidate(cand, what, exported, cal, evals, preset, bound, classifier)
+        calibrate_candidate(cand, what, task)
 
-    default = Candidate(floor_config(base))
+    default = Candidate(floor_config(task.base))
     calibrate(default, "Tuning: calibrating ezkl's default settings")
     if default.circuit is None or default.cost is None:
         raise CompileError(f"ezkl's default settings do not compile this model: {default.error}")
     settings = _ezkl.read_settings(Path(default.circuit.settings_path))
-    configs = grid_configs(base, grid, lookups=settings.has_lookups)
+    configs = grid_configs(task.base, grid, lookups=settings.has_lookups)
     seen = {default.config.model_dump_json()}
     cands = []
     for c in configs:  # dedupe, keep order
@@ -184,8 +195,7 @@ def tune(
     with step(f"Tuning: laying out {len(cands)} candidates"):
         for cand in cands:
             try:
-                cand.est_rows, cand.est_logrows = estimate_rows(exported, preset=preset,
-                                                                config=cand.config)
+                cand.est_rows, cand.est_logrows = task.lay_out(cand.config)
             except CompileError as e:
                 cand.error = str(e).splitlines()[0][:200]
     # Cheapest bound first; among equals, calibration's own scales and the default lookup
@@ -210,7 +220,7 @@ def tune(
     ranked = sorted((c for c in cands if c.accurate and c.cost is not None
                      and c.cost <= target),
                     key=lambda c: (c.cost, c.config.scales is not None))
-    x = evals[0]
+    x = task.evals[0]
     if ranked:
         with step("Tuning: measuring ezkl's default settings"):
             _measure(default, x, gas_meter)

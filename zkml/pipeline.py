@@ -11,20 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, overload
 
-import numpy as np
-
 from zkml.artifacts import (
     Circuit,
     ExportedModel,
     Keys,
     ModelRegistration,
-    SplitCircuit,
     VerificationPackage,
     VerifierContract,
 )
-from zkml.circuit import compile as _compile
-from zkml.circuit.compile import CompileConfig, model_samples
+from zkml.circuit.compile import CompileConfig
 from zkml.errors import ZkmlValueError
+from zkml.split_artifacts import SplitCircuit
 
 __all__ = ["compile_model", "publish"]
 
@@ -107,33 +104,29 @@ def compile_model(
 
         return compile_split(exported, calibration_inputs, segments=segments,
                              max_memory=max_memory, preset=preset, config=config)
+    from zkml.tuning.cached import tune_cached
+    from zkml.tuning.common import TuneTask
     from zkml.tuning.floor import settle
 
-    cal = model_samples(calibration_inputs, exported)
+    # the samples converted once, here: every tuning step takes the task
+    task = TuneTask.of(exported, calibration_inputs, eval_inputs, preset=preset, base=cfg)
     why, measured = "", None
-    if mode is not None:
-        from zkml.tuning.cached import tune_cached
-
-        held_out = (cal[np.linspace(0, len(cal) - 1, num=min(16, len(cal))).astype(int)]
-                    if eval_inputs is None else eval_inputs)
-        if mode == "quick":  # nothing is proven, so no verifier gas to weigh
-            cfg, report = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
-                                      mode=mode)
-        else:
-            from zkml.chain.gas import VerifyGasMeter
-
-            with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
-                cfg, report = tune_cached(exported, cal, held_out, preset=preset, base=cfg,
-                                          gas_meter=meter)
-            chosen_s, default_s = report["chosen"]["prove_s"], report["default"]["prove_s"]
-            if chosen_s is not None and default_s is not None:
-                measured = (float(chosen_s), float(default_s))
+    if mode == "quick":  # nothing is proven, so no verifier gas to weigh
+        cfg, report = tune_cached(task, mode=mode)
         why = str(report["message"]).rstrip(".")
-    circuit = _compile.compile_model(exported, cal, preset=preset, config=cfg)
+    elif mode is not None:
+        from zkml.chain.gas import VerifyGasMeter
+
+        with VerifyGasMeter() as meter:  # verifier gas is part of the tuner's objective
+            cfg, report = tune_cached(task, gas_meter=meter)
+        chosen_s, default_s = report["chosen"]["prove_s"], report["default"]["prove_s"]
+        if chosen_s is not None and default_s is not None:
+            measured = (float(chosen_s), float(default_s))
+        why = str(report["message"]).rstrip(".")
+    circuit = task.compile(cfg)
     if not floor:
         return circuit
-    return settle(exported, cal, circuit, preset=preset, base=config or CompileConfig(),
-                  mode=mode or "none", why=why, measured=measured)
+    return settle(task, circuit, mode=mode or "none", why=why, measured=measured)
 
 
 def _tune_mode(tune: object) -> str | None:
