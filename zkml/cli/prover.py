@@ -93,6 +93,11 @@ def _lead(pid: int, read_end: int) -> NoReturn:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if data and code != 0:  # a job, but the child did not end well: its input goes too
+        from zkml.proof.job import ProveJob, discard_job
+
+        with contextlib.suppress(Exception):
+            discard_job(ProveJob(**json.loads(data)["job"]))
     if not data or code != 0:  # no job: bad arguments, --help, an error the child reported
         exit_now(code if code >= 0 else 128 - code)
     run_handoff(json.loads(data))
