@@ -61,8 +61,6 @@ def _lazy_table() -> dict[str, str]:
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"zkml.{name}")
-    if name == "_LAZY":
-        return _lazy_table()
     if name == "__all__":
         value: Any = ["__version__", *_lazy_table(), *_errors.__all__]
     else:

@@ -39,14 +39,14 @@ def test_errors_all_is_exactly_the_error_classes() -> None:
 def test_public_api_is_explicit() -> None:
     names = zkml.__all__
     assert len(names) == len(set(names)), "duplicates in zkml.__all__"
-    assert set(names) == set(zkml._LAZY) | set(zkml.errors.__all__) | {"__version__"}
+    assert set(names) == set(zkml._lazy_table()) | set(zkml.errors.__all__) | {"__version__"}
     assert not [n for n in names if n.startswith("_") and n != "__version__"]
     assert isinstance(zkml.__version__, str) and zkml.__version__
 
 
-@pytest.mark.parametrize("name", sorted(zkml._LAZY))
+@pytest.mark.parametrize("name", sorted(zkml._lazy_table()))
 def test_a_lazy_name_resolves_to_the_object_its_module_defines(name: str) -> None:
-    module = importlib.import_module(zkml._LAZY[name])
+    module = importlib.import_module(zkml._lazy_table()[name])
     value = getattr(zkml, name)
     assert value is getattr(module, name)
     if inspect.isclass(value) or inspect.isfunction(value):
